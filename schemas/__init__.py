@@ -1,0 +1,1 @@
+"""Pydantic models shared by receiver and worker: inbound events, envelope, records."""

@@ -1,0 +1,157 @@
+"""The six inbound webhook events, one discriminated model family shared by receiver and worker."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+
+from schemas.fields import (
+    Cents,
+    Code,
+    Currency,
+    FlexibleCents,
+    Plate,
+    TicketId,
+    Timestamp,
+    VatRate,
+)
+
+EVENT_TYPES = (
+    "TicketCreated",
+    "TicketUpdated",
+    "TicketStopped",
+    "TicketMoved",
+    "TicketCanceled",
+    "CreateOrUpdate",
+)
+
+
+class _Model(BaseModel):
+    # Unknown fields are ignored here; the envelope keeps them in the raw body.
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class TicketCost(_Model):
+    """Price of a ticket as sent; each part may be unknown (null)."""
+
+    amountInclVat: Cents | None = None
+    vatRate: VatRate | None = None
+    currencyCode: Currency | None = None
+
+
+class FlexibleTicketCost(TicketCost):
+    """CreateOrUpdate's cost: the amount may also be a string such as "10,20"."""
+
+    amountInclVat: FlexibleCents | None = None
+
+
+class RequiredTicketCost(TicketCost):
+    """TicketUpdated/TicketStopped send the whole cost."""
+
+    amountInclVat: Cents
+    vatRate: VatRate
+    currencyCode: Currency
+
+
+class _Ticket(_Model):
+    """Fields shared by the events that carry a whole ticket."""
+
+    ticketId: TicketId
+    zoneCode: Code
+    parkingLotId: Code | None = None
+    startDate: Timestamp
+    endDate: Timestamp | None = None
+    licenseNumber: Plate
+
+    @model_validator(mode="after")
+    def _end_not_before_start(self) -> _Ticket:
+        if self.endDate is not None and self.endDate < self.startDate:
+            raise ValueError("endDate must not be before startDate")
+        return self
+
+
+class TicketCreated(_Ticket):
+    """A new ticket (a repeated create updates it)."""
+
+    eventType: Literal["TicketCreated"]
+    ticketCost: TicketCost | None = None
+
+
+class CreateOrUpdate(_Ticket):
+    """Create the ticket or update it; amounts may be strings."""
+
+    eventType: Literal["CreateOrUpdate"]
+    ticketCost: FlexibleTicketCost | None = None
+
+
+class TicketUpdated(_Ticket):
+    """A changed ticket; every field is sent."""
+
+    eventType: Literal["TicketUpdated"]
+    endDate: Timestamp
+    ticketCost: RequiredTicketCost
+
+
+class TicketStopped(_Ticket):
+    """The ticket ended at endDate."""
+
+    eventType: Literal["TicketStopped"]
+    endDate: Timestamp
+    ticketCost: RequiredTicketCost
+
+
+class TicketMoved(_Model):
+    """The ticket moved to another plate: from/to form, or a whole ticket whose licenseNumber is new."""
+
+    eventType: Literal["TicketMoved"]
+    ticketId: TicketId
+    fromLicenseNumber: Plate | None = None
+    toLicenseNumber: Plate | None = None
+    licenseNumber: Plate | None = None
+    zoneCode: Code | None = None
+    parkingLotId: Code | None = None
+    startDate: Timestamp | None = None
+    endDate: Timestamp | None = None
+    ticketCost: TicketCost | None = None
+
+    @model_validator(mode="after")
+    def _one_form(self) -> TicketMoved:
+        has_from, has_to = self.fromLicenseNumber is not None, self.toLicenseNumber is not None
+        if has_from != has_to:
+            missing = "toLicenseNumber" if has_from else "fromLicenseNumber"
+            raise ValueError(f"{missing} is required when the other plate of the move is given")
+        if not has_from and self.licenseNumber is None:
+            raise ValueError("needs fromLicenseNumber and toLicenseNumber, or licenseNumber")
+        if (
+            self.startDate is not None
+            and self.endDate is not None
+            and self.endDate < self.startDate
+        ):
+            raise ValueError("endDate must not be before startDate")
+        return self
+
+    @property
+    def is_full_ticket(self) -> bool:
+        """True for the form that carries a whole ticket with `licenseNumber` and no from/to."""
+        return self.fromLicenseNumber is None
+
+
+class TicketCanceled(_Model):
+    """The ticket is canceled (deleted); terminal."""
+
+    eventType: Literal["TicketCanceled"]
+    ticketId: TicketId
+
+
+Event = Annotated[
+    TicketCreated | TicketUpdated | TicketStopped | TicketMoved | TicketCanceled | CreateOrUpdate,
+    Field(discriminator="eventType"),
+]
+
+EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+
+
+def parse_event(body: Any) -> Event:
+    """Validate a decoded JSON body into its event model; raises pydantic.ValidationError."""
+    return EVENT_ADAPTER.validate_python(body)
