@@ -45,4 +45,3 @@ def envelope_bytes(envelope: Envelope) -> bytes:
 def parse_envelope(value: bytes | str) -> Envelope:
     """Decode an envelope from the wire; raises pydantic.ValidationError."""
     return Envelope.model_validate_json(value)
-

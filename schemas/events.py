@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from schemas.fields import (
     Cents,
@@ -30,6 +39,15 @@ EVENT_TYPES = (
 class _Model(BaseModel):
     # Unknown fields are ignored here; the envelope keeps them in the raw body.
     model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+def _end_not_before_start(
+    cls: type[BaseModel], end: datetime | None, info: ValidationInfo
+) -> datetime | None:
+    start = info.data.get("startDate")
+    if end is not None and start is not None and end < start:
+        raise ValueError("must not be before startDate")
+    return end
 
 
 class TicketCost(_Model):
@@ -64,11 +82,7 @@ class _Ticket(_Model):
     endDate: Timestamp | None = None
     licenseNumber: Plate
 
-    @model_validator(mode="after")
-    def _end_not_before_start(self) -> _Ticket:
-        if self.endDate is not None and self.endDate < self.startDate:
-            raise ValueError("endDate must not be before startDate")
-        return self
+    _end_after_start = field_validator("endDate")(_end_not_before_start)
 
 
 class TicketCreated(_Ticket):
@@ -102,7 +116,7 @@ class TicketStopped(_Ticket):
 
 
 class TicketMoved(_Model):
-    """The ticket moved to another plate: from/to form, or a whole ticket whose licenseNumber is new."""
+    """The ticket moved to another plate: from/to form, or a whole ticket with the new plate."""
 
     eventType: Literal["TicketMoved"]
     ticketId: TicketId
@@ -123,13 +137,9 @@ class TicketMoved(_Model):
             raise ValueError(f"{missing} is required when the other plate of the move is given")
         if not has_from and self.licenseNumber is None:
             raise ValueError("needs fromLicenseNumber and toLicenseNumber, or licenseNumber")
-        if (
-            self.startDate is not None
-            and self.endDate is not None
-            and self.endDate < self.startDate
-        ):
-            raise ValueError("endDate must not be before startDate")
         return self
+
+    _end_after_start = field_validator("endDate")(_end_not_before_start)
 
     @property
     def is_full_ticket(self) -> bool:

@@ -1,0 +1,1 @@
+"""Deployment assets: local Kafka tooling (Python), container and Kubernetes manifests."""

@@ -1,0 +1,1 @@
+"""The webhook receiver: authenticates senders and publishes their events to Kafka."""

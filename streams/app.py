@@ -1,0 +1,77 @@
+"""The worker's Faust app: topics, the changelog-backed ticket table and the agent."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import faust
+
+from ticketstream.settings import Settings
+
+TABLE_NAME = "tickets"
+
+
+@dataclass(frozen=True)
+class Worker:
+    """A Faust app with its topics and table; values are raw bytes, (de)coded by the domain."""
+
+    app: faust.App
+    events: Any
+    normalized: Any
+    rejected: Any
+    table: Any
+
+
+def create_app(settings: Settings) -> Worker:
+    """Build the worker for `settings`; the agent is attached by streams.agents."""
+    from streams.agents import attach_agent
+
+    app = faust.App(
+        settings.worker_app_id,
+        broker=";".join(f"kafka://{h}" for h in settings.kafka_bootstrap_servers.split(",")),
+        store=settings.worker_store,
+        datadir=str(settings.worker_data_dir),
+        autodiscover=False,
+        processing_guarantee="at_least_once",
+        topic_partitions=settings.partitions,
+        topic_replication_factor=settings.replication_factor,
+        table_standby_replicas=settings.worker_standby_replicas,
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        # faust#324: waiting for empty streams on shutdown can hang forever.
+        stream_wait_empty=False,
+        broker_session_timeout=settings.worker_session_timeout_seconds,
+        broker_heartbeat_interval=min(3.0, settings.worker_session_timeout_seconds / 3),
+        web_port=settings.worker_web_port,
+        web_host="0.0.0.0",
+        key_serializer="raw",
+        value_serializer="raw",
+    )
+
+    def topic(name: str) -> Any:
+        return app.topic(
+            name,
+            key_type=bytes,
+            value_type=bytes,
+            key_serializer="raw",
+            value_serializer="raw",
+            partitions=settings.partitions,
+        )
+
+    worker = Worker(
+        app=app,
+        events=topic(settings.topic_events),
+        normalized=topic(settings.topic_normalized),
+        rejected=topic(settings.topic_rejected),
+        table=app.Table(
+            TABLE_NAME,
+            default=None,
+            partitions=settings.partitions,
+            key_type=bytes,
+            value_type=bytes,
+            help="Current state of every ticket, by {tenant}/{source}/{ticketId}.",
+        ),
+    )
+    attach_agent(worker)
+    return worker

@@ -1,0 +1,1 @@
+"""ticketstream: parking-ticket webhooks into Kafka, and a stream processor over them."""

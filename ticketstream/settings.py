@@ -1,0 +1,83 @@
+"""All settings of ticketstream, read from `TICKETSTREAM_*` environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """One settings object for receiver, worker and tools; every field is `TICKETSTREAM_<NAME>`."""
+
+    model_config = SettingsConfigDict(env_prefix="TICKETSTREAM_", extra="ignore", frozen=True)
+
+    kafka_bootstrap_servers: str = Field(
+        "127.0.0.1:9092", description="Kafka bootstrap servers, comma-separated host:port."
+    )
+    topic_events: str = Field("tickets.events", description="Accepted webhooks (envelopes).")
+    topic_normalized: str = Field(
+        "tickets.normalized", description="Normalized ticket records (compacted)."
+    )
+    topic_rejected: str = Field(
+        "tickets.rejected", description="Events the worker could not apply."
+    )
+    partitions: int = Field(12, ge=1, description="Partitions of every topic, changelog included.")
+    replication_factor: int = Field(1, ge=1, description="Replication factor of created topics.")
+    credentials_file: Path = Field(
+        Path("credentials.toml"), description="TOML file of clients (SPEC §2); hot-reloaded."
+    )
+
+    http_host: str = Field("0.0.0.0", description="Address the receiver listens on.")
+    http_port: int = Field(8080, description="Port the receiver listens on.")
+    max_body_bytes: int = Field(65536, ge=1, description="Largest accepted request body.")
+    produce_timeout_seconds: float = Field(
+        5.0, gt=0, description="Longest wait for Kafka's acknowledgement before answering 503."
+    )
+    retry_after_seconds: int = Field(5, ge=1, description="Retry-After sent with 503.")
+    producer_linger_ms: float = Field(
+        2.0, ge=0, description="How long the producer waits to batch messages."
+    )
+
+    worker_app_id: str = Field(
+        "ticketstream-worker", description="Faust app id: consumer group and changelog prefix."
+    )
+    worker_store: Literal["rocksdb://", "memory://"] = Field(
+        "rocksdb://", description="Table store of the worker."
+    )
+    worker_data_dir: Path = Field(
+        Path("var/worker"), description="Where the worker keeps its RocksDB table store."
+    )
+    worker_web_port: int = Field(6066, description="Port of the worker's metrics/web server.")
+    worker_standby_replicas: int = Field(
+        0, ge=0, description="Standby replicas of the ticket table on other workers."
+    )
+    worker_session_timeout_seconds: float = Field(
+        30.0, gt=0, description="How long a silent worker keeps its partitions."
+    )
+
+    log_level: str = Field("INFO", description="Python log level.")
+
+    def producer_config(self) -> dict[str, Any]:
+        """librdkafka settings of the receiver's producer: idempotent, acks=all, bounded waits."""
+        return {
+            "bootstrap.servers": self.kafka_bootstrap_servers,
+            "enable.idempotence": True,
+            "acks": "all",
+            "linger.ms": self.producer_linger_ms,
+            "compression.type": "lz4",
+            # The delivery report always arrives within the produce timeout, success or not.
+            "message.timeout.ms": int(self.produce_timeout_seconds * 1000),
+            "queue.buffering.max.messages": 100_000,
+            "socket.keepalive.enable": True,
+        }
+
+    def admin_config(self) -> dict[str, Any]:
+        """librdkafka settings for admin and test clients."""
+        return {"bootstrap.servers": self.kafka_bootstrap_servers}
+
+    def changelog_topic(self) -> str:
+        """The ticket table's changelog topic, named as faust names it."""
+        return f"{self.worker_app_id}-tickets-changelog"
