@@ -22,5 +22,5 @@ def test_settings_table_lists_every_setting_with_its_default() -> None:
 
 def test_readme_commands_exist() -> None:
     commands = parser()._subparsers._group_actions[0].choices  # type: ignore[union-attr]
-    for used in re.findall(r"ticketstream ([a-z]+)", README):
+    for used in re.findall(r"(?:^|[`/]|\.toml )ticketstream ([a-z-]+)", README, re.M):
         assert used in commands, used
