@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import cast
 
 from ticketstream.cli import parser
 from ticketstream.settings import Settings
@@ -21,6 +22,7 @@ def test_settings_table_lists_every_setting_with_its_default() -> None:
 
 
 def test_readme_commands_exist() -> None:
-    commands = parser()._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+    action = parser()._subparsers._group_actions[0]  # type: ignore[union-attr]
+    commands = cast(dict[str, object], action.choices)
     for used in re.findall(r"(?:^|[`/]|\.toml )ticketstream ([a-z-]+)", README, re.M):
         assert used in commands, used
