@@ -8,9 +8,19 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from pydantic import ValidationError
 
-from schemas.envelope import parse_envelope
+from schemas.envelope import Envelope, parse_envelope
 from schemas.records import Rejection
-from streams.state import INVALID_EVENT, Emit, Reject, apply, state_from_bytes, state_to_bytes
+from streams.state import (
+    INVALID_EVENT,
+    PROCESSING_ERROR,
+    Emit,
+    Reject,
+    TicketState,
+    apply,
+    current_record,
+    state_from_bytes,
+    state_to_bytes,
+)
 
 if TYPE_CHECKING:
     from streams.app import Worker
@@ -39,8 +49,17 @@ async def handle(worker: Worker, key: bytes | None, value: bytes | None) -> None
         await worker.rejected.send(key=key, value=rejection.model_dump_json().encode())
         return
     stored = worker.table.get(key)
-    state = state_from_bytes(stored) if stored is not None else None
-    new_state, outputs = apply(state, envelope)
+    try:
+        state = state_from_bytes(stored) if stored is not None else None
+        if state is not None and state.current and state.current.event_id == envelope.eventId:
+            await _resend_current(worker, key, envelope, state)
+            return
+        new_state, outputs = apply(state, envelope)
+    except Exception as exc:  # a bug must not stop every ticket on this partition
+        log.exception("apply failed eventId=%s key=%r", envelope.eventId, key)
+        rejection = Rejection(reason=PROCESSING_ERROR, detail=repr(exc)[:2000], event=envelope)
+        await worker.rejected.send(key=key, value=rejection.model_dump_json().encode())
+        return
     for output in outputs:
         if isinstance(output, Emit):
             await worker.normalized.send(key=key, value=output.record.model_dump_json().encode())
@@ -50,12 +69,27 @@ async def handle(worker: Worker, key: bytes | None, value: bytes | None) -> None
                 output.envelope.tenant, output.envelope.source, output.envelope.event.ticketId,
                 output.envelope.eventId, output.reason,
             )  # fmt: skip
-            rejection = Rejection(reason=output.reason, detail=output.detail, event=output.envelope)
-            await worker.rejected.send(key=key, value=rejection.model_dump_json().encode())
+            await worker.rejected.send(key=key, value=output.rejection().model_dump_json().encode())
+    # Outputs are queued before the table write, so the changelog is rarely ahead of them.
     encoded = state_to_bytes(new_state)
-    # Outputs are queued before the table write: a crash between the two replays the event.
     if encoded != stored:
         worker.table[key] = encoded
+
+
+async def _resend_current(
+    worker: Worker, key: bytes, envelope: Envelope, state: TicketState
+) -> None:
+    """The last change is being redelivered: re-send its record, which a crash may have lost.
+
+    The changelog write and the record are separate messages; after a crash the restored state
+    can hold a change whose record never reached the topic. Re-sending the same version is
+    harmless on a compacted topic (consumers keep the highest version per key).
+    """
+    record = current_record(
+        state, tenant=envelope.tenant, source=envelope.source, ticket_id=envelope.event.ticketId
+    )
+    if record is not None:
+        await worker.normalized.send(key=key, value=record.model_dump_json().encode())
 
 
 def _as_json(value: bytes | None) -> Any:

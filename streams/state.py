@@ -34,9 +34,13 @@ from schemas.records import Rejection, TicketRecord
 from streams.normalize import Ticket, WholeSeconds, build_record
 from streams.transitions import CarriedTicket, cancel, merge, move, move_plates
 
-Reason = Literal["invalid_event", "plate_mismatch", "ticket_canceled", "too_many_held_moves"]
+Reason = Literal[
+    "invalid_event", "processing_error", "plate_mismatch", "ticket_canceled", "too_many_held_moves"
+]
 # The message on `tickets.events` could not be decoded into an Envelope (used by the agent).
 INVALID_EVENT: Final = "invalid_event"
+# Applying the event raised: a bug, reported instead of stopping the partition (agent only).
+PROCESSING_ERROR: Final = "processing_error"
 # A from/to move whose plates match neither the current plate nor the one it moves to.
 PLATE_MISMATCH: Final = "plate_mismatch"
 # Any event but a repeated cancel, for a ticket canceled (even before it was created).
@@ -45,6 +49,7 @@ TICKET_CANCELED: Final = "ticket_canceled"
 TOO_MANY_HELD_MOVES: Final = "too_many_held_moves"
 REASONS: Final[tuple[Reason, ...]] = (
     INVALID_EVENT,
+    PROCESSING_ERROR,
     PLATE_MISMATCH,
     TICKET_CANCELED,
     TOO_MANY_HELD_MOVES,

@@ -14,6 +14,7 @@ from streams.state import (
     INVALID_EVENT,
     MAX_HELD_MOVES,
     PLATE_MISMATCH,
+    PROCESSING_ERROR,
     REASONS,
     SEEN_CAPACITY,
     TICKET_CANCELED,
@@ -508,5 +509,12 @@ def test_reject_becomes_the_rejected_topic_value() -> None:
 
 def test_reasons_are_one_stable_list() -> None:
     assert get_args(Reason) == REASONS
-    assert (INVALID_EVENT, PLATE_MISMATCH, TICKET_CANCELED, TOO_MANY_HELD_MOVES) == REASONS
+    expected = (
+        INVALID_EVENT,
+        PROCESSING_ERROR,
+        PLATE_MISMATCH,
+        TICKET_CANCELED,
+        TOO_MANY_HELD_MOVES,
+    )
+    assert expected == REASONS
     assert all(reason.isidentifier() and reason.islower() for reason in REASONS)
