@@ -14,6 +14,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from schemas.fields import (
     Cents,
@@ -34,6 +35,13 @@ EVENT_TYPES = (
     "TicketCanceled",
     "CreateOrUpdate",
 )
+
+
+def field_error(field: str, reason: str) -> PydanticCustomError:
+    """A model-level rule broken by one field: `ctx["field"]` names it for the error body."""
+    return PydanticCustomError(
+        "field_rule", "{field}: {reason}", {"field": field, "reason": reason}
+    )
 
 
 class _Model(BaseModel):
@@ -133,10 +141,19 @@ class TicketMoved(_Model):
     def _one_form(self) -> TicketMoved:
         has_from, has_to = self.fromLicenseNumber is not None, self.toLicenseNumber is not None
         if has_from != has_to:
-            missing = "toLicenseNumber" if has_from else "fromLicenseNumber"
-            raise ValueError(f"{missing} is required when the other plate of the move is given")
+            missing, given = (
+                ("toLicenseNumber", "fromLicenseNumber")
+                if has_from
+                else ("fromLicenseNumber", "toLicenseNumber")
+            )
+            raise field_error(missing, f"is required when {given} is given")
         if not has_from and self.licenseNumber is None:
-            raise ValueError("needs fromLicenseNumber and toLicenseNumber, or licenseNumber")
+            raise field_error(
+                "licenseNumber", "is required unless fromLicenseNumber and toLicenseNumber are"
+            )
+        if has_to and self.licenseNumber is not None and self.licenseNumber != self.toLicenseNumber:
+            # Both forms at once must agree, or the worker could not tell which plate is new.
+            raise field_error("licenseNumber", "must equal toLicenseNumber when both are sent")
         return self
 
     _end_after_start = field_validator("endDate")(_end_not_before_start)
