@@ -62,14 +62,14 @@ async def handle(worker: Worker, key: bytes | None, value: bytes | None) -> None
         return
     for output in outputs:
         if isinstance(output, Emit):
-            await worker.normalized.send(key=key, value=output.record.model_dump_json().encode())
+            worker.normalized.send_soon(key=key, value=output.record.model_dump_json().encode())
         elif isinstance(output, Reject):
             log.info(
                 "rejected tenant=%s source=%s ticketId=%s eventId=%s reason=%s",
                 output.envelope.tenant, output.envelope.source, output.envelope.event.ticketId,
                 output.envelope.eventId, output.reason,
             )  # fmt: skip
-            await worker.rejected.send(key=key, value=output.rejection().model_dump_json().encode())
+            worker.rejected.send_soon(key=key, value=output.rejection().model_dump_json().encode())
     # Outputs are queued before the table write, so the changelog is rarely ahead of them.
     encoded = state_to_bytes(new_state)
     if encoded != stored:

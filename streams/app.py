@@ -39,6 +39,8 @@ def create_app(settings: Settings) -> Worker:
         table_standby_replicas=settings.worker_standby_replicas,
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
+        # Batch outputs and changelog writes instead of one produce request per message.
+        producer_linger=0.005,
         # faust#324: waiting for empty streams on shutdown can hang forever.
         stream_wait_empty=False,
         broker_session_timeout=settings.worker_session_timeout_seconds,
