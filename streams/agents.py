@@ -6,15 +6,16 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 import orjson
+from aiokafka.structs import RecordMetadata
 from pydantic import ValidationError
 
 from schemas.envelope import Envelope, parse_envelope
 from schemas.records import Rejection
+from streams.output import Output
 from streams.state import (
     INVALID_EVENT,
     PROCESSING_ERROR,
     Emit,
-    Reject,
     TicketState,
     apply,
     current_record,
@@ -30,54 +31,77 @@ log = logging.getLogger(__name__)
 
 def attach_agent(worker: Worker) -> None:
     """Register the agent that consumes `worker.events`."""
+    output = Output(worker.app)
 
     @worker.app.agent(worker.events, name="apply-ticket-events")
     async def apply_ticket_events(stream: Any) -> None:
         async for event in stream.events():
-            await handle(worker, event.key, event.value)
+            await handle(worker, output, event.key, event.value, event.message.partition)
 
 
-async def handle(worker: Worker, key: bytes | None, value: bytes | None) -> None:
+async def handle(
+    worker: Worker, output: Output, key: bytes | None, value: bytes | None, partition: int
+) -> None:
     """Apply one message; a message that cannot be decoded goes to the rejected topic."""
+    rejected = worker.settings.topic_rejected
     try:
         envelope = parse_envelope(value or b"")
         if key is None or envelope.key.encode() != key:
             raise ValueError(f"message key {key!r} does not match the envelope's {envelope.key!r}")
     except (ValidationError, ValueError) as exc:
-        log.warning("undecodable event on %s key=%r: %s", worker.events.get_topic_name(), key, exc)
+        log.warning("undecodable event key=%r: %s", key, exc)
         rejection = Rejection(reason=INVALID_EVENT, detail=str(exc)[:2000], event=_as_json(value))
-        await worker.rejected.send(key=key, value=rejection.model_dump_json().encode())
+        await output.send(rejected, key, rejection.model_dump_json().encode())
         return
     stored = worker.table.get(key)
     try:
         state = state_from_bytes(stored) if stored is not None else None
         if state is not None and state.current and state.current.event_id == envelope.eventId:
-            await _resend_current(worker, key, envelope, state)
+            await _resend_current(worker, output, key, envelope, state)
             return
         new_state, outputs = apply(state, envelope)
     except Exception as exc:  # a bug must not stop every ticket on this partition
         log.exception("apply failed eventId=%s key=%r", envelope.eventId, key)
         rejection = Rejection(reason=PROCESSING_ERROR, detail=repr(exc)[:2000], event=envelope)
-        await worker.rejected.send(key=key, value=rejection.model_dump_json().encode())
+        await output.send(rejected, key, rejection.model_dump_json().encode())
         return
-    for output in outputs:
-        if isinstance(output, Emit):
-            worker.normalized.send_soon(key=key, value=output.record.model_dump_json().encode())
-        elif isinstance(output, Reject):
+    for out in outputs:
+        if isinstance(out, Emit):
+            record = out.record.model_dump_json().encode()
+            await output.send(worker.settings.topic_normalized, key, record)
+        else:
             log.info(
                 "rejected tenant=%s source=%s ticketId=%s eventId=%s reason=%s",
-                output.envelope.tenant, output.envelope.source, output.envelope.event.ticketId,
-                output.envelope.eventId, output.reason,
+                out.envelope.tenant, out.envelope.source, out.envelope.event.ticketId,
+                out.envelope.eventId, out.reason,
             )  # fmt: skip
-            worker.rejected.send_soon(key=key, value=output.rejection().model_dump_json().encode())
-    # Outputs are queued before the table write, so the changelog is rarely ahead of them.
+            await output.send(rejected, key, out.rejection().model_dump_json().encode())
     encoded = state_to_bytes(new_state)
     if encoded != stored:
-        worker.table[key] = encoded
+        await _store(worker, output, key, encoded, partition)
+
+
+async def _store(
+    worker: Worker, output: Output, key: bytes, encoded: bytes, partition: int
+) -> None:
+    """Write the state to the local store and to the changelog, as faust's table would.
+
+    The changelog entry goes to the source event's partition (faust's co-partitioning), after
+    the outputs; its acknowledged offset is persisted in the store so that a restart with the
+    RocksDB store kept replays only the changelog's tail.
+    """
+    store = worker.table.data
+    store[key] = encoded
+    changelog = worker.table.changelog_topic.get_topic_name()
+
+    def persist(metadata: RecordMetadata) -> None:
+        store.set_persisted_offset(metadata.topic_partition, metadata.offset)
+
+    await output.send(changelog, key, encoded, partition=partition, on_sent=persist)
 
 
 async def _resend_current(
-    worker: Worker, key: bytes, envelope: Envelope, state: TicketState
+    worker: Worker, output: Output, key: bytes, envelope: Envelope, state: TicketState
 ) -> None:
     """The last change is being redelivered: re-send its record, which a crash may have lost.
 
@@ -89,7 +113,7 @@ async def _resend_current(
         state, tenant=envelope.tenant, source=envelope.source, ticket_id=envelope.event.ticketId
     )
     if record is not None:
-        await worker.normalized.send(key=key, value=record.model_dump_json().encode())
+        await output.send(worker.settings.topic_normalized, key, record.model_dump_json().encode())
 
 
 def _as_json(value: bytes | None) -> Any:

@@ -16,6 +16,7 @@ TABLE_NAME = "tickets"
 class Worker:
     """A Faust app with its topics and table; values are raw bytes, (de)coded by the domain."""
 
+    settings: Settings
     app: faust.App
     events: Any
     normalized: Any
@@ -40,7 +41,7 @@ def create_app(settings: Settings) -> Worker:
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
         # Batch outputs and changelog writes instead of one produce request per message.
-        producer_linger=0.005,
+        producer_linger=0.02,
         # faust#324: waiting for empty streams on shutdown can hang forever.
         stream_wait_empty=False,
         broker_session_timeout=settings.worker_session_timeout_seconds,
@@ -62,6 +63,7 @@ def create_app(settings: Settings) -> Worker:
         )
 
     worker = Worker(
+        settings=settings,
         app=app,
         events=topic(settings.topic_events),
         normalized=topic(settings.topic_normalized),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 
 from confluent_kafka import KafkaError, KafkaException
@@ -62,12 +63,27 @@ def create_topics(settings: Settings, timeout: float = 30.0) -> list[str]:
         except KafkaException as exc:
             if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
                 raise
-    metadata = admin.list_topics(timeout=timeout)
+    _check_partitions(admin, specs, settings.partitions, timeout)
+    return created
+
+
+def _check_partitions(
+    admin: AdminClient, specs: list[TopicSpec], partitions: int, timeout: float
+) -> None:
+    # A just-created topic can take a moment to show in metadata: wait for it, then compare.
+    deadline = time.monotonic() + timeout
+    while True:
+        topics = admin.list_topics(timeout=timeout).topics
+        missing = [spec.name for spec in specs if spec.name not in topics]
+        if not missing:
+            break
+        if time.monotonic() > deadline:
+            raise TopicMismatch(f"topics {missing} do not show in the cluster's metadata")
+        time.sleep(0.1)
     for spec in specs:
-        found = len(metadata.topics[spec.name].partitions)
-        if found != settings.partitions:
+        found = len(topics[spec.name].partitions)
+        if found != partitions:
             raise TopicMismatch(
-                f"topic {spec.name} has {found} partitions, configured {settings.partitions}: "
+                f"topic {spec.name} has {found} partitions, configured {partitions}: "
                 "the worker's table would not line up with its source topic"
             )
-    return created
