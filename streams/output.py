@@ -1,11 +1,12 @@
 """Writes of the worker: records, rejections and the table's changelog, straight to the producer.
 
-faust routes `Topic.send_soon` and every table write through its ProducerBuffer, which drains one
-message per event-loop round trip; measured here it caps a worker at ~1,600 events/s while the
-same producer takes >20,000 messages/s directly. So the agent hands its messages to faust's
-producer (`app.producer.send`, the public driver call) itself. The guarantees stay faust's:
-it is the same producer, and faust flushes it before every offset commit, so an event's offset is
-committed only after its outputs and changelog entry are acknowledged (at-least-once).
+faust routes `Topic.send_soon` and every table write through its ProducerBuffer, a queue drained
+by one task a message at a time (and, once 100 wait, flushed with a timeout per message). The
+agent instead hands its messages to faust's producer itself (`app.producer.send`, the public
+driver call): in bench/worker.py (20,000 envelopes) this and a 20 ms producer linger took the
+worker from 1,587 to 2,126 events/s. The guarantees stay faust's: it is the same producer, and
+faust flushes it before every offset commit, so an event's offset is committed only after its
+outputs and changelog entry are acknowledged (at-least-once).
 """
 
 from __future__ import annotations
