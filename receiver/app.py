@@ -13,12 +13,13 @@ from receiver import routes
 from receiver.auth import CredentialStore
 from receiver.context import Context
 from receiver.metrics import receiver_metrics
+from receiver.openapi import WEBHOOK_PATH, openapi_document
 from receiver.publisher import Publisher
 from ticketstream.settings import Settings
 
 log = logging.getLogger(__name__)
 
-WEBHOOK_PATH = "/api/v1/actions/tickets"
+__all__ = ["WEBHOOK_PATH", "create_app"]
 
 
 def create_app(settings: Settings) -> Starlette:
@@ -26,7 +27,12 @@ def create_app(settings: Settings) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Context]]:
-        auth = CredentialStore(settings.credentials_file)
+        auth = CredentialStore(
+            settings.credentials_file,
+            reload_interval=settings.credentials_reload_seconds,
+            kdf_threads=settings.auth_kdf_threads,
+            kdf_queue=settings.auth_kdf_queue,
+        )
         publisher = Publisher(
             settings.producer_config(), ack_timeout=settings.produce_timeout_seconds
         )
@@ -35,6 +41,7 @@ def create_app(settings: Settings) -> Starlette:
             auth=auth,
             publisher=publisher,
             metrics=receiver_metrics(publisher.queue_depth),
+            openapi=openapi_document(),
         )
         log.info(
             "receiver ready kafka=%s topic=%s", settings.kafka_bootstrap_servers,
@@ -44,6 +51,7 @@ def create_app(settings: Settings) -> Starlette:
             yield {"ctx": ctx}
         finally:
             publisher.close()
+            auth.close()
 
     return Starlette(
         routes=[
@@ -51,6 +59,7 @@ def create_app(settings: Settings) -> Starlette:
             Route("/healthz", routes.healthz, methods=["GET"]),
             Route("/readyz", routes.readyz, methods=["GET"]),
             Route("/metrics", routes.metrics, methods=["GET"]),
+            Route("/openapi.json", routes.openapi, methods=["GET"]),
         ],
         lifespan=lifespan,
     )

@@ -13,12 +13,14 @@ import secrets
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
 from receiver import credentials
 from receiver.credentials import Client, CredentialsError
+from receiver.errors import Busy, ReceiverError
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +38,7 @@ class Principal:
     credential_id: str
 
 
-class AccessDenied(Exception):
+class AccessDenied(ReceiverError):
     """Root of what `authenticate` raises; the HTTP edge maps each subclass to a status."""
 
 
@@ -128,8 +130,15 @@ class CredentialStore:
         reload_interval: float = 1.0,
         cache_size: int = 1024,
         clock: Callable[[], float] = time.monotonic,
+        kdf_threads: int = 2,
+        kdf_queue: int = 64,
     ) -> None:
         self._path = Path(path)
+        # scrypt holds 16 MiB and tens of milliseconds of CPU per check: a flood of wrong
+        # passwords gets these few threads and a bounded queue, then 503, never the whole host.
+        self._kdf_pool = ThreadPoolExecutor(kdf_threads, thread_name_prefix="kdf")
+        self._kdf_limit = kdf_threads + kdf_queue
+        self._kdf_pending = 0
         self._reload_interval = reload_interval
         self._cache_size = cache_size
         self._clock = clock
@@ -169,6 +178,10 @@ class CredentialStore:
         if wait > 0:
             raise RateLimited(wait, principal=principal)
         return principal
+
+    def close(self) -> None:
+        """Stop the password-check threads; checks not yet started are cancelled."""
+        self._kdf_pool.shutdown(wait=False, cancel_futures=True)
 
     def reload_if_changed(self) -> bool:
         """Reload if the file's inode, size or mtime changed; on error keep the last good one."""
@@ -298,12 +311,20 @@ class CredentialStore:
         flight = (generation, key)
         task = self._inflight.get(flight)
         if task is None:
+            if self._kdf_pending >= self._kdf_limit:
+                raise Busy("too many password checks waiting")
             # The KDF is tens of milliseconds of CPU: off the event loop, and shared by
             # concurrent requests with the same credentials (a producer's burst after a reload).
+            loop = asyncio.get_running_loop()
             task = asyncio.ensure_future(
-                asyncio.to_thread(credentials.verify_password, password, encoded)
+                loop.run_in_executor(self._kdf_pool, credentials.verify_password, password, encoded)
             )
+            self._kdf_pending += 1
             self._inflight[flight] = task
-            task.add_done_callback(lambda _: self._inflight.pop(flight, None))
+            task.add_done_callback(lambda _: self._kdf_done(flight))
         # One caller disconnecting must not cancel the check the others are waiting on.
         return await asyncio.shield(task)
+
+    def _kdf_done(self, flight: tuple[int, bytes]) -> None:
+        self._kdf_pending -= 1
+        self._inflight.pop(flight, None)

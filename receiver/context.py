@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from receiver.auth import CredentialStore
 from receiver.metrics import ReceiverMetrics
@@ -18,3 +19,4 @@ class Context:
     auth: CredentialStore
     publisher: Publisher
     metrics: ReceiverMetrics
+    openapi: dict[str, Any]

@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
+from receiver.errors import ReceiverError
+
 log = logging.getLogger(__name__)
 
+_REPEAT_LOG_SECONDS = 30.0
+_LIBRDKAFKA_LOG = logging.getLogger("librdkafka")
 
-class PublishError(Exception):
+
+class PublishError(ReceiverError):
     """The event is not known to be in Kafka; the client may retry it safely."""
 
     retriable = True
@@ -22,20 +30,84 @@ class Publisher:
     """An idempotent acks=all producer whose delivery reports resolve asyncio futures.
 
     librdkafka calls delivery callbacks from `poll()`, which a background thread runs;
-    each callback hands its result to the event loop with `call_soon_threadsafe`.
+    each callback hands its result to the event loop with `call_soon_threadsafe`. A fatal
+    error (the idempotent producer's guarantee cannot be kept) replaces the producer.
     """
 
-    def __init__(self, config: dict[str, Any], *, ack_timeout: float) -> None:
+    def __init__(
+        self,
+        config: dict[str, Any],
+        *,
+        ack_timeout: float,
+        producer_factory: Callable[[dict[str, Any]], Producer] = Producer,
+    ) -> None:
         self._config = config
+        self._factory = producer_factory
         self._ack_timeout = ack_timeout
-        self._producer = Producer(config)
+        # Each producer has a generation; only a fatal error of the current one replaces it,
+        # so a late report from a replaced producer cannot take down its successor.
+        self._generation = 0
+        self._producer = self._new_producer()
+        self._fatal = threading.Event()
+        self._lock = threading.Lock()
+        self._unacked = 0
+        self._last_logged: dict[int, float] = {}
+        self.recreated = 0
         self._stopping = threading.Event()
         self._poller = threading.Thread(target=self._poll_loop, name="kafka-poll", daemon=True)
         self._poller.start()
 
     def _poll_loop(self) -> None:
         while not self._stopping.is_set():
-            self._producer.poll(0.1)
+            try:
+                if self._fatal.is_set():
+                    self._recreate()
+                self._producer.poll(0.1)
+            except Exception:
+                # This thread is the only source of delivery reports: it must outlive any bug.
+                log.exception("kafka poll loop error")
+                time.sleep(0.1)
+
+    def _new_producer(self) -> Producer:
+        generation = self._generation
+        return self._factory(
+            {
+                **self._config,
+                "error_cb": lambda err: self._on_error(generation, err),
+                # librdkafka's own log lines, through logging rather than straight to stderr.
+                "logger": _LIBRDKAFKA_LOG,
+            }
+        )
+
+    def _on_error(self, generation: int, err: KafkaError) -> None:
+        # Called from poll(): global errors such as all brokers down, or a fatal error.
+        if err.fatal():
+            self._failed(generation, err)
+            return
+        now = time.monotonic()
+        # While a broker is down librdkafka repeats the same error every few seconds.
+        if now - self._last_logged.get(err.code(), -_REPEAT_LOG_SECONDS) >= _REPEAT_LOG_SECONDS:
+            self._last_logged[err.code()] = now
+            log.warning("kafka producer error (retrying): %s", err.str())
+
+    def _failed(self, generation: int, err: KafkaError) -> None:
+        if generation == self._generation and not self._fatal.is_set():
+            log.error("kafka producer fatal error, replacing the producer: %s", err.str())
+            self._fatal.set()
+
+    def _recreate(self) -> None:
+        self._generation += 1
+        old, self._producer = self._producer, self._new_producer()
+        self._fatal.clear()
+        self.recreated += 1
+        # Whatever the old producer still holds fails now (its requests answer 503), rather
+        # than at the backstop; nothing it held is reported as delivered unless it was.
+        try:
+            old.purge(in_queue=True, in_flight=True, blocking=False)
+            old.poll(0)
+        except (KafkaException, RuntimeError) as exc:
+            log.warning("purging the failed producer: %s", exc)
+        log.info("kafka producer replaced after a fatal error")
 
     async def publish(self, topic: str, key: bytes, value: bytes) -> None:
         """Send one message and return once Kafka acknowledged it; raise PublishError otherwise."""
@@ -43,23 +115,39 @@ class Publisher:
         done: asyncio.Future[None] = loop.create_future()
 
         def on_delivery(err: KafkaError | None, _msg: Message) -> None:
-            loop.call_soon_threadsafe(_settle, done, err)
+            with self._lock:
+                self._unacked -= 1
+            # A closed loop means the request this report belonged to is long gone.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(_settle, done, err)
 
+        generation, producer = self._generation, self._producer
+        with self._lock:
+            self._unacked += 1
         try:
-            self._producer.produce(topic, value=value, key=key, on_delivery=on_delivery)
+            producer.produce(topic, value=value, key=key, on_delivery=on_delivery)
         except BufferError:
+            with self._lock:
+                self._unacked -= 1
             raise PublishError("the producer queue is full") from None
         except KafkaException as exc:
-            raise PublishError(f"kafka refused the message: {exc.args[0].str()}") from None
+            with self._lock:
+                self._unacked -= 1
+            error: KafkaError = exc.args[0]
+            if error.fatal():
+                self._failed(generation, error)
+            raise PublishError(f"kafka refused the message: {error.str()}") from None
         try:
-            # librdkafka reports every message within message.timeout.ms; this is a backstop.
-            await asyncio.wait_for(done, self._ack_timeout + 5.0)
+            # librdkafka reports every message before this (settings.message_timeout_seconds);
+            # the bound holds even if it does not, and is what a client waits at most.
+            await asyncio.wait_for(done, self._ack_timeout)
         except TimeoutError:
             raise PublishError("no delivery report from Kafka in time") from None
 
     def queue_depth(self) -> int:
-        """Messages waiting in the producer for delivery."""
-        return len(self._producer)
+        """Messages handed to the producer whose delivery report has not come yet."""
+        # len(producer) would also count librdkafka's log and error events.
+        return self._unacked
 
     async def reachable(self, topic: str, wait: float = 2.0) -> bool:
         """True if the cluster answers a metadata request for `topic`."""

@@ -5,54 +5,25 @@ from __future__ import annotations
 import logging
 import math
 import time
-from datetime import UTC, datetime
 
-import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError
-from starlette.requests import ClientDisconnect, Request
-from starlette.responses import PlainTextResponse, Response
-from uuid6 import uuid7
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from receiver.auth import AuthError, Forbidden, RateLimited
+from receiver.body import BodyError, decode_object, is_json, read_limited
 from receiver.context import Context
+from receiver.errors import Busy
 from receiver.problems import WWW_AUTHENTICATE, field_errors, problem
 from receiver.publisher import PublishError
-from schemas.envelope import Envelope, envelope_bytes
+from schemas.envelope import envelope_bytes, new_envelope
 from schemas.events import parse_event
 
 log = logging.getLogger(__name__)
 
 ACCEPTED = b"[]"
-
-
-class _TooLarge(Exception):
-    pass
-
-
-async def read_limited(request: Request, limit: int) -> bytes:
-    """The body, refusing more than `limit` bytes whether or not Content-Length tells the truth."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise _TooLarge
-    chunks = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise _TooLarge
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def is_json(content_type: str | None) -> bool:
-    """application/json or application/*+json, parameters allowed."""
-    if not content_type:
-        return False
-    media = content_type.split(";", 1)[0].strip().lower()
-    return media == "application/json" or (
-        media.startswith("application/") and media.endswith("+json")
-    )
+_TITLES = {400: "Bad Request", 413: "Content Too Large"}
 
 
 async def post_ticket(request: Request) -> Response:
@@ -67,24 +38,37 @@ async def post_ticket(request: Request) -> Response:
 
 async def _handle(request: Request, ctx: Context, labels: dict[str, str]) -> Response:
     settings = ctx.settings
+    retry_after = {"Retry-After": str(settings.retry_after_seconds)}
     try:
         principal = await ctx.auth.authenticate(
             request.headers.get("authorization"), request.headers.get("host")
         )
     except AuthError as exc:
-        log.info("unauthenticated request reason=%s", exc.reason)
+        # The reason and credential id are safe to log; the header never is.
+        log.info(
+            "unauthenticated request reason=%s credential=%s", exc.reason, exc.credential_id or "-"
+        )
         return problem(
             401, "unauthorized", "Unauthorized", "valid Bearer or Basic credentials are required",
             headers={"WWW-Authenticate": WWW_AUTHENTICATE},
         )  # fmt: skip
-    except Forbidden:
+    except Forbidden as exc:
+        labels["tenant"], labels["source"] = exc.principal.tenant, exc.principal.source
+        log.info("forbidden request %s", exc)
         return problem(403, "forbidden", "Forbidden", "these credentials belong to another tenant")
     except RateLimited as exc:
+        labels["tenant"], labels["source"] = exc.principal.tenant, exc.principal.source
         seconds = max(1, math.ceil(exc.retry_after))
         return problem(
             429, "rate-limited", "Too Many Requests",
             f"this credential is over its rate limit; retry after {seconds}s",
             headers={"Retry-After": str(seconds)},
+        )  # fmt: skip
+    except Busy as exc:
+        log.warning("request refused: %s", exc)
+        return problem(
+            503, "busy", "Service Unavailable",
+            "too many password checks are waiting; retry later", headers=retry_after,
         )  # fmt: skip
     labels["tenant"], labels["source"] = principal.tenant, principal.source
 
@@ -95,19 +79,9 @@ async def _handle(request: Request, ctx: Context, labels: dict[str, str]) -> Res
         )  # fmt: skip
     try:
         body = await read_limited(request, settings.max_body_bytes)
-    except _TooLarge:
-        return problem(
-            413, "body-too-large", "Content Too Large",
-            f"the body must be at most {settings.max_body_bytes} bytes",
-        )  # fmt: skip
-    except ClientDisconnect:
-        return problem(400, "incomplete-body", "Bad Request", "the client disconnected")
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        return problem(400, "invalid-json", "Bad Request", f"the body is not valid JSON: {exc}")
-    if not isinstance(data, dict):
-        return problem(400, "not-an-object", "Bad Request", "the body must be one JSON object")
+        data = decode_object(body)
+    except BodyError as exc:
+        return problem(exc.status, exc.kind, _TITLES[exc.status], exc.detail)
     try:
         event = parse_event(data)
     except ValidationError as exc:
@@ -118,14 +92,8 @@ async def _handle(request: Request, ctx: Context, labels: dict[str, str]) -> Res
         )  # fmt: skip
     labels["event_type"] = event.eventType
 
-    envelope = Envelope(
-        eventId=str(uuid7()),
-        receivedAt=datetime.now(UTC),
-        tenant=principal.tenant,
-        source=principal.source,
-        event=event,
-        raw=body.decode(),
-    )
+    # orjson accepted the body, so it is valid UTF-8.
+    envelope = new_envelope(principal.tenant, principal.source, event, body.decode())
     started = time.perf_counter()
     try:
         await ctx.publisher.publish(
@@ -133,13 +101,13 @@ async def _handle(request: Request, ctx: Context, labels: dict[str, str]) -> Res
         )
     except PublishError as exc:
         log.warning(
-            "publish failed tenant=%s source=%s ticketId=%s eventId=%s reason=%s",
-            envelope.tenant, envelope.source, event.ticketId, envelope.eventId, exc,
+            "publish failed tenant=%s source=%s ticketId=%r eventId=%s reason=%s",
+            principal.tenant, principal.source, event.ticketId, envelope.eventId, exc,
         )  # fmt: skip
         return problem(
             503, "kafka-unavailable", "Service Unavailable",
-            "the event could not be stored; it was not accepted and may be retried safely",
-            headers={"Retry-After": str(settings.retry_after_seconds)},
+            "Kafka did not acknowledge the event in time; send it again later (a retry is safe)",
+            headers=retry_after,
         )  # fmt: skip
     ctx.metrics.produce_latency.observe(time.perf_counter() - started)
     return Response(ACCEPTED, media_type="application/json")
@@ -166,3 +134,9 @@ async def metrics(request: Request) -> Response:
     """Prometheus exposition of this receiver's metrics."""
     ctx: Context = request.state.ctx
     return Response(generate_latest(ctx.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+async def openapi(request: Request) -> Response:
+    """The OpenAPI document of this API."""
+    ctx: Context = request.state.ctx
+    return JSONResponse(ctx.openapi)

@@ -1,4 +1,4 @@
-"""The `ticketstream` command: receiver, worker, dev, tail, topics create, credentials."""
+"""The `ticketstream` command: receiver, worker, dev, tail, topics, credentials, openapi."""
 
 from __future__ import annotations
 
@@ -51,17 +51,62 @@ def _topics_create(args: argparse.Namespace) -> int:
     return 0
 
 
-def _credentials_add(args: argparse.Namespace) -> int:
-    from receiver.credentials import cli_add
+class UsageError(Exception):
+    """A command cannot do what was asked; its message is for the user (exit code 2)."""
 
-    print(cli_add(Path(args.file), args.tenant, args.source))
+
+def _credentials_add(args: argparse.Namespace) -> int:
+    from receiver.credentials import CredentialsError, cli_add
+
+    try:
+        print(cli_add(Path(args.file), args.tenant, args.source))
+    except CredentialsError as exc:
+        raise UsageError(str(exc)) from None
     return 0
 
 
-def _credentials_hash_password(args: argparse.Namespace) -> int:
-    from receiver.credentials import cli_hash_password
+def _read_password() -> str:
+    if not sys.stdin.isatty():
+        try:
+            return sys.stdin.buffer.read().decode("utf-8")
+        except UnicodeDecodeError:
+            raise UsageError("the password on stdin is not UTF-8") from None
+    import getpass
 
-    print(cli_hash_password(sys.stdin.read()))
+    # At a terminal: no echo, and typed twice, since nobody sees a typo until logins fail.
+    first = getpass.getpass("password: ")
+    if getpass.getpass("again: ") != first:
+        raise UsageError("the passwords differ")
+    return first
+
+
+def _credentials_hash_password(args: argparse.Namespace) -> int:
+    from receiver.credentials import CredentialsError, cli_hash_password
+
+    try:
+        print(cli_hash_password(_read_password()))
+    except CredentialsError as exc:
+        raise UsageError(str(exc)) from None
+    return 0
+
+
+def _openapi(args: argparse.Namespace) -> int:
+    from receiver.openapi import COMMITTED, openapi_document, render
+
+    text = render(openapi_document())
+    target = Path(args.output) if args.output else COMMITTED
+    if args.check:
+        current = target.read_text(encoding="utf-8") if target.exists() else ""
+        if current != text:
+            print(f"{target} is out of date: run `ticketstream openapi`", file=sys.stderr)
+            return 1
+        print(f"{target} is up to date")
+        return 0
+    if args.output == "-":
+        sys.stdout.write(text)
+        return 0
+    target.write_text(text, encoding="utf-8")
+    print(f"wrote {target}")
     return 0
 
 
@@ -106,17 +151,31 @@ def parser() -> argparse.ArgumentParser:
     add.add_argument("--file", required=True, help="credentials TOML file")
     add.add_argument("--tenant", required=True)
     add.add_argument("--source", required=True)
-    add.set_defaults(run=_credentials_add)
-    creds.add_parser(
+    add.set_defaults(run=_credentials_add, prog=add.prog)
+    hash_password = creds.add_parser(
         "hash-password", help="read a password on stdin and print its password_hash"
-    ).set_defaults(run=_credentials_hash_password)
+    )
+    hash_password.set_defaults(run=_credentials_hash_password, prog=hash_password.prog)
+
+    openapi = commands.add_parser(
+        "openapi", help="write the receiver's OpenAPI document (default: docs/openapi.json)"
+    )
+    openapi.add_argument("--output", help="file to write, or - for stdout")
+    openapi.add_argument(
+        "--check", action="store_true", help="exit 1 if the file differs from the app's document"
+    )
+    openapi.set_defaults(run=_openapi)
     return root
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `ticketstream` console script."""
     args = parser().parse_args(argv)
-    code: int = args.run(args)
+    try:
+        code: int = args.run(args)
+    except UsageError as exc:
+        print(f"{getattr(args, 'prog', 'ticketstream')}: error: {exc}", file=sys.stderr)
+        return 2
     return code
 
 

@@ -40,6 +40,18 @@ class Settings(BaseSettings):
     producer_linger_ms: float = Field(
         2.0, ge=0, description="How long the producer waits to batch messages."
     )
+    producer_queue_max_messages: int = Field(
+        100_000, ge=1, description="Messages the producer may hold unacknowledged; beyond, 503."
+    )
+    credentials_reload_seconds: float = Field(
+        1.0, gt=0, description="How often the receiver checks the credentials file for changes."
+    )
+    auth_kdf_threads: int = Field(
+        2, ge=1, description="Threads checking Basic passwords (scrypt, 16 MiB each)."
+    )
+    auth_kdf_queue: int = Field(
+        64, ge=0, description="Password checks that may wait for a thread; beyond, 503."
+    )
 
     worker_app_id: str = Field(
         "ticketstream-worker", description="Faust app id: consumer group and changelog prefix."
@@ -68,11 +80,18 @@ class Settings(BaseSettings):
             "acks": "all",
             "linger.ms": self.producer_linger_ms,
             "compression.type": "lz4",
-            # The delivery report always arrives within the produce timeout, success or not.
-            "message.timeout.ms": int(self.produce_timeout_seconds * 1000),
-            "queue.buffering.max.messages": 100_000,
+            # librdkafka fails timed-out messages from a once-a-second scan: a second of headroom
+            # lets its delivery report, success or not, arrive within the produce timeout.
+            "message.timeout.ms": int(self.message_timeout_seconds() * 1000),
+            "socket.nagle.disable": True,
+            "queue.buffering.max.messages": self.producer_queue_max_messages,
             "socket.keepalive.enable": True,
         }
+
+    def message_timeout_seconds(self) -> float:
+        """librdkafka's message.timeout.ms, in seconds: the produce timeout less the scan slack."""
+        timeout = self.produce_timeout_seconds
+        return max(timeout - 1.0, timeout / 2)
 
     def admin_config(self) -> dict[str, Any]:
         """librdkafka settings for admin and test clients."""
