@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -16,7 +17,9 @@ from streams.state import (
     INVALID_EVENT,
     PROCESSING_ERROR,
     Emit,
+    Reject,
     TicketState,
+    already_applied,
     apply,
     current_record,
     state_from_bytes,
@@ -36,13 +39,18 @@ def attach_agent(worker: Worker) -> None:
     @worker.app.agent(worker.events, name="apply-ticket-events")
     async def apply_ticket_events(stream: Any) -> None:
         async for event in stream.events():
-            await handle(worker, output, event.key, event.value, event.message.partition)
+            message = event.message
+            started = time.perf_counter()
+            await handle(worker, output, event.key, event.value, message.partition)
+            worker.metrics.process_seconds.observe(time.perf_counter() - started)
+            worker.metrics.last_offsets[message.partition] = message.offset
 
 
 async def handle(
     worker: Worker, output: Output, key: bytes | None, value: bytes | None, partition: int
 ) -> None:
     """Apply one message; a message that cannot be decoded goes to the rejected topic."""
+    metrics = worker.metrics
     rejected = worker.settings.topic_rejected
     try:
         envelope = parse_envelope(value or b"")
@@ -52,19 +60,28 @@ async def handle(
         log.warning("undecodable event key=%r: %s", key, exc)
         rejection = Rejection(reason=INVALID_EVENT, detail=str(exc)[:2000], event=_as_json(value))
         await output.send(rejected, key, rejection.model_dump_json().encode())
+        metrics.events.labels(event_type="", outcome="rejected").inc()
+        metrics.rejections.labels(reason=INVALID_EVENT).inc()
         return
+    event_type = envelope.event.eventType
+    metrics.event_age.observe(max(0.0, time.time() - envelope.receivedAt.timestamp()))
     stored = worker.table.get(key)
     try:
         state = state_from_bytes(stored) if stored is not None else None
-        if state is not None and state.current and state.current.event_id == envelope.eventId:
-            await _resend_current(worker, output, key, envelope, state)
+        if state is not None and already_applied(state, envelope.eventId):
+            metrics.events.labels(event_type=event_type, outcome="duplicate").inc()
+            if state.current is not None and state.current.event_id == envelope.eventId:
+                await _resend_current(worker, output, key, envelope, state)
             return
         new_state, outputs = apply(state, envelope)
     except Exception as exc:  # a bug must not stop every ticket on this partition
         log.exception("apply failed eventId=%s key=%r", envelope.eventId, key)
         rejection = Rejection(reason=PROCESSING_ERROR, detail=repr(exc)[:2000], event=envelope)
         await output.send(rejected, key, rejection.model_dump_json().encode())
+        metrics.events.labels(event_type=event_type, outcome="rejected").inc()
+        metrics.rejections.labels(reason=PROCESSING_ERROR).inc()
         return
+    metrics.events.labels(event_type=event_type, outcome=_outcome(outputs)).inc()
     for out in outputs:
         if isinstance(out, Emit):
             record = out.record.model_dump_json().encode()
@@ -76,6 +93,7 @@ async def handle(
                 out.envelope.eventId, out.reason,
             )  # fmt: skip
             await output.send(rejected, key, out.rejection().model_dump_json().encode())
+            metrics.rejections.labels(reason=out.reason).inc()
     encoded = state_to_bytes(new_state)
     if encoded != stored:
         await _store(worker, output, key, encoded, partition)
@@ -114,6 +132,12 @@ async def _resend_current(
     )
     if record is not None:
         await output.send(worker.settings.topic_normalized, key, record.model_dump_json().encode())
+
+
+def _outcome(outputs: list[Emit | Reject]) -> str:
+    if any(isinstance(out, Emit) for out in outputs):
+        return "applied"
+    return "rejected" if outputs else "unchanged"
 
 
 def _as_json(value: bytes | None) -> Any:

@@ -6,10 +6,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import faust
+from prometheus_client import generate_latest
 
+from streams.metrics import WorkerMetrics, worker_metrics
 from ticketstream.settings import Settings
 
 TABLE_NAME = "tickets"
+# aiohttp refuses a charset in content_type; the exposition format is UTF-8 anyway.
+_PROMETHEUS_TEXT = "text/plain; version=0.0.4"
 
 
 @dataclass(frozen=True)
@@ -17,6 +21,7 @@ class Worker:
     """A Faust app with its topics and table; values are raw bytes, (de)coded by the domain."""
 
     settings: Settings
+    metrics: WorkerMetrics
     app: faust.App
     events: Any
     normalized: Any
@@ -64,6 +69,7 @@ def create_app(settings: Settings) -> Worker:
 
     worker = Worker(
         settings=settings,
+        metrics=worker_metrics(),
         app=app,
         events=topic(settings.topic_events),
         normalized=topic(settings.topic_normalized),
@@ -78,4 +84,18 @@ def create_app(settings: Settings) -> Worker:
         ),
     )
     attach_agent(worker)
+    _attach_pages(worker)
     return worker
+
+
+def _attach_pages(worker: Worker) -> None:
+    """GET /metrics (Prometheus) and GET /healthz on the worker's web port."""
+
+    @worker.app.page("/metrics")
+    async def metrics(view: Any, request: Any) -> Any:
+        worker.metrics.refresh(worker.app, worker.settings.topic_events, worker.table)
+        return view.bytes(generate_latest(worker.metrics.registry), content_type=_PROMETHEUS_TEXT)
+
+    @worker.app.page("/healthz")
+    async def healthz(view: Any, request: Any) -> Any:
+        return view.text("ok")

@@ -121,7 +121,7 @@ Outcome = tuple[TicketState, list[Output]]
 def apply(state: TicketState | None, envelope: Envelope) -> Outcome:
     """Apply one envelope to a ticket's state (None: never seen): the new state and the outputs."""
     state = TicketState() if state is None else state
-    if _already_applied(state, envelope.eventId):
+    if already_applied(state, envelope.eventId):
         return state, []
     state, outputs = _step(state, envelope)
     seen = (*state.seen, envelope.eventId)[-SEEN_CAPACITY:]
@@ -148,7 +148,8 @@ def state_from_bytes(value: bytes) -> TicketState:
     return TicketState.model_validate_json(value)
 
 
-def _already_applied(state: TicketState, event_id: str) -> bool:
+def already_applied(state: TicketState, event_id: str) -> bool:
+    """True if the event with this id was applied to (or is held in) the state: a redelivery."""
     # Held moves are checked too: more than SEEN_CAPACITY rejections may follow one.
     return event_id in state.seen or any(held.eventId == event_id for held in state.held_moves)
 
