@@ -1,0 +1,1 @@
+"""Runnable examples of consuming ticketstream's topics downstream."""
