@@ -5,9 +5,21 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from ticketstream.logs import configure_logging
 from ticketstream.settings import Settings
+
+
+def uvicorn_options() -> dict[str, Any]:
+    """How the receiver runs under uvicorn (the receiver benchmark serves its baseline alike)."""
+    return {
+        "loop": "uvloop",
+        "http": "httptools",
+        "access_log": False,
+        "log_config": None,
+        "timeout_graceful_shutdown": 10,
+    }
 
 
 def _receiver(args: argparse.Namespace) -> int:
@@ -18,14 +30,7 @@ def _receiver(args: argparse.Namespace) -> int:
     settings = Settings()
     configure_logging(settings.log_level)
     uvicorn.run(
-        create_app(settings),
-        host=settings.http_host,
-        port=settings.http_port,
-        loop="uvloop",
-        http="httptools",
-        access_log=False,
-        log_config=None,
-        timeout_graceful_shutdown=10,
+        create_app(settings), host=settings.http_host, port=settings.http_port, **uvicorn_options()
     )
     return 0
 
@@ -116,6 +121,25 @@ def _tail(args: argparse.Namespace) -> int:
     return tail(Settings(), args.topic, from_beginning=args.from_beginning)
 
 
+def _rejected_replay(args: argparse.Namespace) -> int:
+    from datetime import datetime
+
+    from ticketstream.replay import Selection, run_replay
+
+    if not (args.all or args.reason or args.key or args.since or args.until):
+        print("name what to replay (--reason, --key, --since, --until) or pass --all")
+        return 2
+    selection = Selection(
+        reasons=frozenset(args.reason or ()),
+        keys=frozenset(args.key or ()),
+        since=datetime.fromisoformat(args.since) if args.since else None,
+        until=datetime.fromisoformat(args.until) if args.until else None,
+    )
+    for line in run_replay(Settings(), selection, dry_run=args.dry_run):
+        print(line)
+    return 0
+
+
 def _dev(args: argparse.Namespace) -> int:
     from ticketstream.dev import run_dev
 
@@ -143,6 +167,19 @@ def parser() -> argparse.ArgumentParser:
     topics.add_parser("create", help="create the topics idempotently").set_defaults(
         run=_topics_create
     )
+
+    rejected = commands.add_parser("rejected", help="work with tickets.rejected")
+    rejected_commands = rejected.add_subparsers(dest="rejected_command", required=True)
+    replay = rejected_commands.add_parser(
+        "replay", help="re-publish selected rejections to the events topic (new eventIds)"
+    )
+    replay.add_argument("--reason", action="append", help="a reason code; repeatable")
+    replay.add_argument("--key", action="append", help="a tenant/source/ticketId key; repeatable")
+    replay.add_argument("--since", help="rejected at or after this ISO 8601 time (with offset)")
+    replay.add_argument("--until", help="rejected before this ISO 8601 time (with offset)")
+    replay.add_argument("--all", action="store_true", help="select every rejection")
+    replay.add_argument("--dry-run", action="store_true", help="list, publish nothing")
+    replay.set_defaults(run=_rejected_replay)
 
     creds = commands.add_parser("credentials", help="manage client credentials").add_subparsers(
         dest="credentials_command", required=True

@@ -7,6 +7,7 @@ skipped as a redelivery. The original id travels in the `ticketstream-replay-of`
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -75,7 +76,7 @@ def select(candidates: Iterable[Candidate], selection: Selection) -> list[Candid
     return [c for c in candidates if selection.matches(c.key, c.reason, c.rejected_at)]
 
 
-def read_rejected(settings: Settings, timeout: float = 30.0) -> Iterator[Candidate]:
+def read_rejected(settings: Settings, timeout: float = 120.0) -> Iterator[Candidate]:
     """Every message on the rejected topic up to its end when called (commits nothing)."""
     consumer = Consumer(
         {
@@ -96,8 +97,12 @@ def read_rejected(settings: Settings, timeout: float = 30.0) -> Iterator[Candida
                 ends[partition] = high
                 starts.append(TopicPartition(settings.topic_rejected, partition, low))
         consumer.assign(starts)
+        deadline = time.monotonic() + timeout
         while ends:
-            for message in consumer.consume(1000, timeout=timeout):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{settings.topic_rejected} not read to its end in {timeout}s")
+            # consume() waits for its whole batch or the timeout: keep the timeout short.
+            for message in consumer.consume(1000, timeout=0.2):
                 error = message.error()
                 if error is not None and error.code() != KafkaError._PARTITION_EOF:
                     raise RuntimeError(f"reading {settings.topic_rejected}: {error}")
