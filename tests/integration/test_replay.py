@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 import pytest
@@ -22,7 +23,7 @@ from ticketstream.replay import REPLAY_OF_HEADER
 pytestmark = pytest.mark.integration
 
 
-def _envelope(body: dict[str, object]) -> Envelope:
+def _envelope(body: Mapping[str, object]) -> Envelope:
     return Envelope(
         eventId=str(uuid.uuid4()),
         receivedAt=datetime.now(UTC),
