@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import threading
@@ -17,6 +18,7 @@ from receiver.errors import ReceiverError
 log = logging.getLogger(__name__)
 
 _REPEAT_LOG_SECONDS = 30.0
+_SWEEP_SECONDS = 0.05
 _LIBRDKAFKA_LOG = logging.getLogger("librdkafka")
 
 
@@ -49,8 +51,12 @@ class Publisher:
         self._generation = 0
         self._producer = self._new_producer()
         self._fatal = threading.Event()
-        self._lock = threading.Lock()
-        self._unacked = 0
+        self._reports: collections.deque[tuple[asyncio.Future[None], KafkaError | None]] = (
+            collections.deque()
+        )
+        self._unacked = 0  # changed on the event loop's thread only
+        self._deadlines: collections.deque[tuple[float, asyncio.Future[None]]] = collections.deque()
+        self._sweeping: asyncio.AbstractEventLoop | None = None
         self._last_logged: dict[int, float] = {}
         self.recreated = 0
         self._stopping = threading.Event()
@@ -63,6 +69,7 @@ class Publisher:
                 if self._fatal.is_set():
                     self._recreate()
                 self._producer.poll(0.1)
+                self._hand_over()
             except Exception:
                 # This thread is the only source of delivery reports: it must outlive any bug.
                 log.exception("kafka poll loop error")
@@ -105,47 +112,87 @@ class Publisher:
         try:
             old.purge(in_queue=True, in_flight=True, blocking=False)
             old.poll(0)
+            self._hand_over()
         except (KafkaException, RuntimeError) as exc:
             log.warning("purging the failed producer: %s", exc)
         log.info("kafka producer replaced after a fatal error")
 
     async def publish(self, topic: str, key: bytes, value: bytes) -> None:
         """Send one message and return once Kafka acknowledged it; raise PublishError otherwise."""
-        loop = asyncio.get_running_loop()
-        done: asyncio.Future[None] = loop.create_future()
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        reports = self._reports
 
         def on_delivery(err: KafkaError | None, _msg: Message) -> None:
-            with self._lock:
-                self._unacked -= 1
-            # A closed loop means the request this report belonged to is long gone.
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(_settle, done, err)
+            reports.append((done, err))  # runs inside poll(); _hand_over passes it on
 
         generation, producer = self._generation, self._producer
-        with self._lock:
-            self._unacked += 1
         try:
             producer.produce(topic, value=value, key=key, on_delivery=on_delivery)
         except BufferError:
-            with self._lock:
-                self._unacked -= 1
             raise PublishError("the producer queue is full") from None
         except KafkaException as exc:
-            with self._lock:
-                self._unacked -= 1
             error: KafkaError = exc.args[0]
             if error.fatal():
                 self._failed(generation, error)
             raise PublishError(f"kafka refused the message: {error.str()}") from None
-        try:
-            # librdkafka reports every message before this (settings.message_timeout_seconds);
-            # the bound holds even if it does not, and is what a client waits at most.
-            await asyncio.wait_for(done, self._ack_timeout)
-        except TimeoutError:
-            raise PublishError("no delivery report from Kafka in time") from None
+        self._unacked += 1
+        # librdkafka reports every message before the deadline (settings.message_timeout_seconds);
+        # the deadline holds even if it does not, and is what a client waits at most.
+        loop = done.get_loop()
+        self._deadlines.append((loop.time() + self._ack_timeout, done))
+        if self._sweeping is not loop:
+            self._sweeping = loop
+            loop.call_later(_SWEEP_SECONDS, self._sweep, loop)
+        await done
+
+    def _sweep(self, loop: asyncio.AbstractEventLoop) -> None:
+        # One timer for all requests instead of one each (wait_for): the timeout is the same for
+        # every message, so the deadlines are in order and only the oldest need looking at.
+        now, deadlines = loop.time(), self._deadlines
+        while deadlines and deadlines[0][0] <= now:
+            _, done = deadlines.popleft()
+            if not done.done():
+                done.set_exception(PublishError("no delivery report from Kafka in time"))
+        while deadlines and deadlines[0][1].done():
+            deadlines.popleft()
+        if deadlines:
+            loop.call_later(_SWEEP_SECONDS, self._sweep, loop)
+        else:
+            self._sweeping = None
+
+    def _hand_over(self) -> None:
+        # One wake-up of the event loop per poll() rather than per message: under load a poll
+        # serves dozens of reports, and each call_soon_threadsafe costs a pipe write and a wake.
+        batch: list[tuple[asyncio.Future[None], KafkaError | None]] = []
+        with contextlib.suppress(IndexError):
+            while True:
+                batch.append(self._reports.popleft())
+        if not batch:
+            return
+        loop = batch[0][0].get_loop()
+        if all(done.get_loop() is loop for done, _ in batch):
+            groups = {loop: batch}
+        else:
+            groups = {}
+            for item in batch:
+                groups.setdefault(item[0].get_loop(), []).append(item)
+        for target, items in groups.items():
+            # A closed loop means the requests these reports belonged to are long gone.
+            with contextlib.suppress(RuntimeError):
+                target.call_soon_threadsafe(self._settle_all, items)
+
+    def _settle_all(self, items: list[tuple[asyncio.Future[None], KafkaError | None]]) -> None:
+        self._unacked -= len(items)
+        for done, err in items:
+            if done.done():
+                continue
+            if err is None:
+                done.set_result(None)
+            else:
+                done.set_exception(PublishError(f"kafka did not acknowledge: {err.str()}"))
 
     def queue_depth(self) -> int:
-        """Messages handed to the producer whose delivery report has not come yet."""
+        """Messages handed to the producer whose delivery report has not reached the loop yet."""
         # len(producer) would also count librdkafka's log and error events.
         return self._unacked
 
@@ -165,16 +212,8 @@ class Publisher:
     def close(self, timeout: float = 10.0) -> None:
         """Deliver what is queued (bounded by `timeout`), then stop the poll thread."""
         remaining = self._producer.flush(timeout)
+        self._hand_over()
         if remaining:
             log.warning("producer closed with %d undelivered messages", remaining)
         self._stopping.set()
         self._poller.join(timeout=5)
-
-
-def _settle(done: asyncio.Future[None], err: KafkaError | None) -> None:
-    if done.done():
-        return
-    if err is None:
-        done.set_result(None)
-    else:
-        done.set_exception(PublishError(f"kafka did not acknowledge: {err.str()}"))

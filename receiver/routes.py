@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from datetime import UTC, datetime
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError
@@ -17,7 +18,7 @@ from receiver.context import Context
 from receiver.errors import Busy
 from receiver.problems import WWW_AUTHENTICATE, field_errors, problem
 from receiver.publisher import PublishError
-from schemas.envelope import envelope_bytes, new_envelope
+from schemas.envelope import encode_envelope, new_event_id, ticket_key
 from schemas.events import parse_event
 
 log = logging.getLogger(__name__)
@@ -30,9 +31,15 @@ async def post_ticket(request: Request) -> Response:
     """POST /api/v1/actions/tickets: authenticate, validate, publish, and answer `[]` once acked."""
     ctx: Context = request.state.ctx
     labels = {"tenant": "", "source": "", "event_type": ""}
-    with ctx.metrics.in_flight.track_inprogress():
+    in_flight = ctx.metrics.in_flight
+    in_flight.count += 1
+    try:
         response = await _handle(request, ctx, labels)
-    ctx.metrics.requests.labels(status=str(response.status_code), **labels).inc()
+    finally:
+        in_flight.count -= 1
+    ctx.metrics.count(
+        labels["tenant"], labels["source"], labels["event_type"], response.status_code
+    )
     return response
 
 
@@ -92,17 +99,18 @@ async def _handle(request: Request, ctx: Context, labels: dict[str, str]) -> Res
         )  # fmt: skip
     labels["event_type"] = event.eventType
 
+    tenant, source, event_id = principal.tenant, principal.source, new_event_id()
     # orjson accepted the body, so it is valid UTF-8.
-    envelope = new_envelope(principal.tenant, principal.source, event, body.decode())
+    value = encode_envelope(event_id, datetime.now(UTC), tenant, source, event, body.decode())
     started = time.perf_counter()
     try:
         await ctx.publisher.publish(
-            settings.topic_events, envelope.key.encode(), envelope_bytes(envelope)
+            settings.topic_events, ticket_key(tenant, source, event.ticketId).encode(), value
         )
     except PublishError as exc:
         log.warning(
             "publish failed tenant=%s source=%s ticketId=%r eventId=%s reason=%s",
-            principal.tenant, principal.source, event.ticketId, envelope.eventId, exc,
+            tenant, source, event.ticketId, event_id, exc,
         )  # fmt: skip
         return problem(
             503, "kafka-unavailable", "Service Unavailable",

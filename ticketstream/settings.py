@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     producer_linger_ms: float = Field(
         2.0, ge=0, description="How long the producer waits to batch messages."
     )
+    producer_compression: Literal["none", "lz4", "zstd", "snappy", "gzip"] = Field(
+        "lz4", description="Compression of the producer's batches on tickets.events."
+    )
     producer_queue_max_messages: int = Field(
         100_000, ge=1, description="Messages the producer may hold unacknowledged; beyond, 503."
     )
@@ -79,7 +82,7 @@ class Settings(BaseSettings):
             "enable.idempotence": True,
             "acks": "all",
             "linger.ms": self.producer_linger_ms,
-            "compression.type": "lz4",
+            "compression.type": self.producer_compression,
             # librdkafka fails timed-out messages from a once-a-second scan: a second of headroom
             # lets its delivery report, success or not, arrive within the produce timeout.
             "message.timeout.ms": int(self.message_timeout_seconds() * 1000),

@@ -13,6 +13,7 @@ from schemas.envelope import (
     Envelope,
     envelope_bytes,
     new_envelope,
+    new_event_id,
     parse_envelope,
     split_key,
     ticket_key,
@@ -84,3 +85,11 @@ def test_key_splits_on_the_first_two_slashes(ticket_id: str) -> None:
         "easy-park",
         ticket_id,
     )
+
+
+def test_event_ids_strictly_increase_even_within_a_millisecond() -> None:
+    ids = [new_event_id() for _ in range(20_000)]
+    assert ids == sorted(ids)
+    assert len(set(ids)) == len(ids)
+    assert {uuid.UUID(i).version for i in ids} == {7}
+    assert {uuid.UUID(i).variant for i in ids} == {uuid.RFC_4122}
