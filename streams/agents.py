@@ -25,6 +25,7 @@ from streams.state import (
     state_from_bytes,
     state_to_bytes,
 )
+from ticketstream.logs import fields
 
 if TYPE_CHECKING:
     from streams.app import Worker
@@ -57,7 +58,7 @@ async def handle(
         if key is None or envelope.key.encode() != key:
             raise ValueError(f"message key {key!r} does not match the envelope's {envelope.key!r}")
     except (ValidationError, ValueError) as exc:
-        log.warning("undecodable event key=%r: %s", key, exc)
+        log.warning("undecodable event: %s", exc, extra=fields(key=key, reason=INVALID_EVENT))
         rejection = Rejection(reason=INVALID_EVENT, detail=str(exc)[:2000], event=_as_json(value))
         await output.send(rejected, key, rejection.model_dump_json().encode())
         metrics.events.labels(event_type="", outcome="rejected").inc()
@@ -75,7 +76,7 @@ async def handle(
             return
         new_state, outputs = apply(state, envelope)
     except Exception as exc:  # a bug must not stop every ticket on this partition
-        log.exception("apply failed eventId=%s key=%r", envelope.eventId, key)
+        log.exception("apply failed", extra=_context(envelope, reason=PROCESSING_ERROR))
         rejection = Rejection(reason=PROCESSING_ERROR, detail=repr(exc)[:2000], event=envelope)
         await output.send(rejected, key, rejection.model_dump_json().encode())
         metrics.events.labels(event_type=event_type, outcome="rejected").inc()
@@ -87,11 +88,7 @@ async def handle(
             record = out.record.model_dump_json().encode()
             await output.send(worker.settings.topic_normalized, key, record)
         else:
-            log.info(
-                "rejected tenant=%s source=%s ticketId=%s eventId=%s reason=%s",
-                out.envelope.tenant, out.envelope.source, out.envelope.event.ticketId,
-                out.envelope.eventId, out.reason,
-            )  # fmt: skip
+            log.info("rejected", extra=_context(out.envelope, reason=out.reason))
             await output.send(rejected, key, out.rejection().model_dump_json().encode())
             metrics.rejections.labels(reason=out.reason).inc()
     encoded = state_to_bytes(new_state)
@@ -132,6 +129,16 @@ async def _resend_current(
     )
     if record is not None:
         await output.send(worker.settings.topic_normalized, key, record.model_dump_json().encode())
+
+
+def _context(envelope: Envelope, reason: str) -> dict[str, dict[str, object]]:
+    return fields(
+        tenant=envelope.tenant,
+        source=envelope.source,
+        ticketId=envelope.event.ticketId,
+        eventId=envelope.eventId,
+        reason=reason,
+    )
 
 
 def _outcome(outputs: list[Emit | Reject]) -> str:

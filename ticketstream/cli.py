@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ticketstream.logs import configure_logging
+from ticketstream.logs import configure_logging, logging_config
 from ticketstream.settings import Settings
 
 
@@ -28,7 +28,7 @@ def _receiver(args: argparse.Namespace) -> int:
     from receiver.app import create_app
 
     settings = Settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     uvicorn.run(
         create_app(settings), host=settings.http_host, port=settings.http_port, **uvicorn_options()
     )
@@ -42,7 +42,13 @@ def _worker(args: argparse.Namespace) -> int:
     worker = create_app(settings)
     import faust
 
-    faust.Worker(worker.app, loglevel=settings.log_level).execute_from_commandline()
+    faust.Worker(
+        worker.app,
+        loglevel=settings.log_level,
+        logging_config=logging_config(settings.log_level, settings.log_format),
+        # The startup banner is not a log line; leave it out of JSON logs.
+        quiet=settings.log_format == "json",
+    ).execute_from_commandline()
     return 0
 
 
@@ -50,7 +56,7 @@ def _topics_create(args: argparse.Namespace) -> int:
     from ticketstream.topics import create_topics
 
     settings = Settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     created = create_topics(settings)
     print(f"topics ready ({len(created)} created)")
     return 0

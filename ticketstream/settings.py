@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     )
 
     log_level: str = Field("INFO", description="Python log level.")
+    log_format: Literal["text", "json"] = Field(
+        "text", description="Log lines as plain text or as JSON objects with context fields."
+    )
 
     def producer_config(self) -> dict[str, Any]:
         """librdkafka settings of the receiver's producer: idempotent, acks=all, bounded waits."""

@@ -46,7 +46,7 @@ def _samples(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
 
 def test_worker_counts_outcomes_rejections_lag_and_table(cluster: Cluster, stack: Stack) -> None:
     port = free_port()
-    stack.start_worker(worker_web_port=port)
+    worker = stack.start_worker(worker_web_port=port, log_format="json")
     created = _envelope(seed_body("TicketCreated"))
     wrong_move = _envelope(
         {"eventType": "TicketMoved", "ticketId": "999",
@@ -91,3 +91,14 @@ def test_worker_counts_outcomes_rejections_lag_and_table(cluster: Cluster, stack
     assert lags, "no consumer lag reported"
     assert all(value == 0.0 for value in lags.values()), lags
     assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).text == "ok"
+
+    lines = [line for line in worker.log_file.read_text().splitlines() if line.strip()]
+    entries = [json.loads(line) for line in lines]  # every line is a JSON object
+    [rejected] = [e for e in entries if e.get("reason") == "plate_mismatch"]
+    assert rejected["message"] == "rejected"
+    assert (rejected["tenant"], rejected["source"], rejected["ticketId"]) == (
+        "stockholm",
+        "easypark",
+        "999",
+    )
+    assert rejected["eventId"] == wrong_move.eventId
