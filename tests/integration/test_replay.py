@@ -5,33 +5,17 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import uuid
-from collections.abc import Mapping
-from datetime import UTC, datetime
 
 import pytest
 
-from schemas.envelope import Envelope
-from schemas.events import parse_event
 from schemas.records import TicketRecord
 from tests.integration.conftest import Cluster, Stack
 from tests.integration.kafka import read_topic, settings_env
-from tests.integration.workload import TopicView, produce
+from tests.integration.workload import TopicView, envelope_of, produce
 from tests.seeds import seed_body
 from ticketstream.replay import REPLAY_OF_HEADER
 
 pytestmark = pytest.mark.integration
-
-
-def _envelope(body: Mapping[str, object]) -> Envelope:
-    return Envelope(
-        eventId=str(uuid.uuid4()),
-        receivedAt=datetime.now(UTC),
-        tenant="stockholm",
-        source="easypark",
-        event=parse_event(body),
-        raw=json.dumps(body),
-    )
 
 
 def _replay(stack: Stack, *args: str) -> list[str]:
@@ -55,15 +39,15 @@ def test_replay_after_a_fix(cluster: Cluster, stack: Stack) -> None:
         "fromLicenseNumber": "XYZ999", "toLicenseNumber": "ABC124",
     }  # fmt: skip
     other = {**seed_body("TicketCreated"), "ticketId": "1000"}
-    moved = _envelope(wrong_move)
+    moved = envelope_of(wrong_move)
     produce(
         stack.settings,
         [
-            _envelope(create),
+            envelope_of(create),
             moved,
-            _envelope(other),
-            _envelope({"eventType": "TicketCanceled", "ticketId": "1000"}),
-            _envelope({**other, "eventType": "TicketUpdated"}),
+            envelope_of(other),
+            envelope_of({"eventType": "TicketCanceled", "ticketId": "1000"}),
+            envelope_of({**other, "eventType": "TicketUpdated"}),
         ],
     )
     rejected = read_topic(cluster.bootstrap, stack.settings.topic_rejected, 2, timeout=90)
@@ -73,7 +57,7 @@ def test_replay_after_a_fix(cluster: Cluster, stack: Stack) -> None:
     ]
 
     # The sender corrects the plate; the move can now apply.
-    produce(stack.settings, [_envelope({**create, "licenseNumber": "XYZ999"})])
+    produce(stack.settings, [envelope_of({**create, "licenseNumber": "XYZ999"})])
 
     dry = _replay(stack, "--reason", "plate_mismatch", "--dry-run")
     assert dry[0].startswith("would replay\tstockholm/easypark/999\treason=plate_mismatch")

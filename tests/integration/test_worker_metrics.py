@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
-from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -13,24 +11,11 @@ from confluent_kafka import Producer
 from prometheus_client.parser import text_string_to_metric_families
 
 from deploy.localkafka import free_port
-from schemas.envelope import Envelope
-from schemas.events import parse_event
 from tests.integration.conftest import Cluster, Stack
-from tests.integration.workload import produce
+from tests.integration.workload import envelope_of, produce
 from tests.seeds import seed_body
 
 pytestmark = pytest.mark.integration
-
-
-def _envelope(body: dict[str, object]) -> Envelope:
-    return Envelope(
-        eventId=str(uuid.uuid4()),
-        receivedAt=datetime.now(UTC),
-        tenant="stockholm",
-        source="easypark",
-        event=parse_event(body),
-        raw=json.dumps(body),
-    )
 
 
 def _samples(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -47,12 +32,12 @@ def _samples(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
 def test_worker_counts_outcomes_rejections_lag_and_table(cluster: Cluster, stack: Stack) -> None:
     port = free_port()
     worker = stack.start_worker(worker_web_port=port, log_format="json")
-    created = _envelope(seed_body("TicketCreated"))
-    wrong_move = _envelope(
+    created = envelope_of(seed_body("TicketCreated"))
+    wrong_move = envelope_of(
         {"eventType": "TicketMoved", "ticketId": "999",
          "fromLicenseNumber": "XYZ999", "toLicenseNumber": "ABC124"}
     )  # fmt: skip
-    same_again = _envelope({**seed_body("TicketCreated"), "eventType": "CreateOrUpdate"})
+    same_again = envelope_of({**seed_body("TicketCreated"), "eventType": "CreateOrUpdate"})
     produce(stack.settings, [created, created, wrong_move, same_again])
     producer = Producer(stack.settings.producer_config())
     producer.produce(stack.settings.topic_events, key=b"stockholm/easypark/1", value=b"{")

@@ -6,7 +6,7 @@ import json
 import random
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -106,6 +106,18 @@ def workload(
             )
         streams.append(envelopes)
     return streams
+
+
+def envelope_of(body: Mapping[str, Any], tenant: str = "stockholm") -> Envelope:
+    """One webhook body wrapped as the receiver would (source easypark), received now."""
+    return Envelope(
+        eventId=str(uuid.uuid4()),
+        receivedAt=datetime.now(UTC),
+        tenant=tenant,
+        source="easypark",
+        event=parse_event(body),
+        raw=json.dumps(dict(body)),
+    )
 
 
 def interleave(streams: list[list[Envelope]], *, seed: int) -> list[Envelope]:
