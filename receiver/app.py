@@ -36,6 +36,7 @@ def create_app(settings: Settings) -> Starlette:
         publisher = Publisher(
             settings.producer_config(), ack_timeout=settings.produce_timeout_seconds
         )
+        publisher.start()
         ctx = Context(
             settings=settings,
             auth=auth,

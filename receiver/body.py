@@ -54,15 +54,22 @@ def is_json(content_type: str | None) -> bool:
 async def read_limited(request: Request, limit: int) -> bytes:
     """The body, refusing more than `limit` bytes whether or not Content-Length tells the truth."""
     declared = request.headers.get("content-length")
+    too_large = BodyError(413, "body-too-large", f"the body must be at most {limit} bytes")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise BodyError(413, "body-too-large", f"the body must be at most {limit} bytes")
+        raise too_large
+    if declared is not None and declared.isdigit() and "transfer-encoding" not in request.headers:
+        # The server frames the body by Content-Length: no more than declared can arrive.
+        try:
+            return await request.body()
+        except ClientDisconnect:
+            raise BodyError(400, "incomplete-body", "the client disconnected") from None
     chunks = []
     size = 0
     try:
         async for chunk in request.stream():
             size += len(chunk)
             if size > limit:
-                raise BodyError(413, "body-too-large", f"the body must be at most {limit} bytes")
+                raise too_large
             chunks.append(chunk)
     except ClientDisconnect:
         raise BodyError(400, "incomplete-body", "the client disconnected") from None

@@ -6,7 +6,6 @@ import asyncio
 import collections
 import contextlib
 import logging
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -17,8 +16,11 @@ from receiver.errors import ReceiverError
 
 log = logging.getLogger(__name__)
 
-_REPEAT_LOG_SECONDS = 30.0
+# While reports are awaited the loop polls librdkafka this often; idle, ten times a second.
+POLL_SECONDS = 0.001
+IDLE_POLL_SECONDS = 0.1
 _SWEEP_SECONDS = 0.05
+_REPEAT_LOG_SECONDS = 30.0
 _LIBRDKAFKA_LOG = logging.getLogger("librdkafka")
 
 
@@ -31,8 +33,10 @@ class PublishError(ReceiverError):
 class Publisher:
     """An idempotent acks=all producer whose delivery reports resolve asyncio futures.
 
-    librdkafka calls delivery callbacks from `poll()`, which a background thread runs;
-    each callback hands its result to the event loop with `call_soon_threadsafe`. A fatal
+    librdkafka runs delivery callbacks inside `poll()`. A task on the event loop polls without
+    blocking (`poll(0)`) every millisecond while reports are awaited, so callbacks settle
+    their futures directly: no thread hands reports over, and none competes for the GIL (a
+    poll thread waits up to the interpreter's 5 ms switch interval for it under load). A fatal
     error (the idempotent producer's guarantee cannot be kept) replaces the producer.
     """
 
@@ -50,30 +54,42 @@ class Publisher:
         # so a late report from a replaced producer cannot take down its successor.
         self._generation = 0
         self._producer = self._new_producer()
-        self._fatal = threading.Event()
-        self._reports: collections.deque[tuple[asyncio.Future[None], KafkaError | None]] = (
-            collections.deque()
-        )
-        self._unacked = 0  # changed on the event loop's thread only
+        self._fatal = False
+        self._unacked = 0
         self._deadlines: collections.deque[tuple[float, asyncio.Future[None]]] = collections.deque()
         self._sweeping: asyncio.AbstractEventLoop | None = None
+        self._poller: asyncio.Task[None] | None = None
+        self._wake: asyncio.Event | None = None
         self._last_logged: dict[int, float] = {}
         self.recreated = 0
-        self._stopping = threading.Event()
-        self._poller = threading.Thread(target=self._poll_loop, name="kafka-poll", daemon=True)
-        self._poller.start()
 
-    def _poll_loop(self) -> None:
-        while not self._stopping.is_set():
+    def start(self) -> None:
+        """Start polling on the running event loop (publish() also does, if needed)."""
+        loop = asyncio.get_running_loop()
+        if self._poller is None or self._poller.done() or self._poller.get_loop() is not loop:
+            self._wake = asyncio.Event()
+            self._poller = loop.create_task(self._poll_forever(), name="kafka-poll")
+
+    async def _poll_forever(self) -> None:
+        assert self._wake is not None
+        while True:
             try:
-                if self._fatal.is_set():
+                if self._fatal:
                     self._recreate()
-                self._producer.poll(0.1)
-                self._hand_over()
+                self._producer.poll(0)
+                if self._unacked:
+                    await asyncio.sleep(POLL_SECONDS)
+                else:
+                    # Nothing awaited: error and log events still need serving now and then.
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), IDLE_POLL_SECONDS)
+                    self._wake.clear()
+            except asyncio.CancelledError:
+                raise
             except Exception:
-                # This thread is the only source of delivery reports: it must outlive any bug.
+                # This task is the only source of delivery reports: it must outlive any bug.
                 log.exception("kafka poll loop error")
-                time.sleep(0.1)
+                await asyncio.sleep(IDLE_POLL_SECONDS)
 
     def _new_producer(self) -> Producer:
         generation = self._generation
@@ -98,32 +114,40 @@ class Publisher:
             log.warning("kafka producer error (retrying): %s", err.str())
 
     def _failed(self, generation: int, err: KafkaError) -> None:
-        if generation == self._generation and not self._fatal.is_set():
+        if generation == self._generation and not self._fatal:
             log.error("kafka producer fatal error, replacing the producer: %s", err.str())
-            self._fatal.set()
+            self._fatal = True
 
     def _recreate(self) -> None:
         self._generation += 1
         old, self._producer = self._producer, self._new_producer()
-        self._fatal.clear()
+        self._fatal = False
         self.recreated += 1
         # Whatever the old producer still holds fails now (its requests answer 503), rather
-        # than at the backstop; nothing it held is reported as delivered unless it was.
+        # than at the deadline; nothing it held is reported as delivered unless it was.
         try:
             old.purge(in_queue=True, in_flight=True, blocking=False)
             old.poll(0)
-            self._hand_over()
         except (KafkaException, RuntimeError) as exc:
             log.warning("purging the failed producer: %s", exc)
         log.info("kafka producer replaced after a fatal error")
 
     async def publish(self, topic: str, key: bytes, value: bytes) -> None:
         """Send one message and return once Kafka acknowledged it; raise PublishError otherwise."""
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        reports = self._reports
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
 
         def on_delivery(err: KafkaError | None, _msg: Message) -> None:
-            reports.append((done, err))  # runs inside poll(); _hand_over passes it on
+            # Runs inside poll(), on the event loop's thread.
+            self._unacked -= 1
+            if done.done():
+                return
+            # A closed loop (a report served by a flush after it) has nobody left to tell.
+            with contextlib.suppress(RuntimeError):
+                if err is None:
+                    done.set_result(None)
+                else:
+                    done.set_exception(PublishError(f"kafka did not acknowledge: {err.str()}"))
 
         generation, producer = self._generation, self._producer
         try:
@@ -136,9 +160,12 @@ class Publisher:
                 self._failed(generation, error)
             raise PublishError(f"kafka refused the message: {error.str()}") from None
         self._unacked += 1
+        if self._poller is None or self._poller.get_loop() is not loop or self._poller.done():
+            self.start()
+        elif self._unacked == 1 and self._wake is not None:
+            self._wake.set()
         # librdkafka reports every message before the deadline (settings.message_timeout_seconds);
         # the deadline holds even if it does not, and is what a client waits at most.
-        loop = done.get_loop()
         self._deadlines.append((loop.time() + self._ack_timeout, done))
         if self._sweeping is not loop:
             self._sweeping = loop
@@ -160,39 +187,8 @@ class Publisher:
         else:
             self._sweeping = None
 
-    def _hand_over(self) -> None:
-        # One wake-up of the event loop per poll() rather than per message: under load a poll
-        # serves dozens of reports, and each call_soon_threadsafe costs a pipe write and a wake.
-        batch: list[tuple[asyncio.Future[None], KafkaError | None]] = []
-        with contextlib.suppress(IndexError):
-            while True:
-                batch.append(self._reports.popleft())
-        if not batch:
-            return
-        loop = batch[0][0].get_loop()
-        if all(done.get_loop() is loop for done, _ in batch):
-            groups = {loop: batch}
-        else:
-            groups = {}
-            for item in batch:
-                groups.setdefault(item[0].get_loop(), []).append(item)
-        for target, items in groups.items():
-            # A closed loop means the requests these reports belonged to are long gone.
-            with contextlib.suppress(RuntimeError):
-                target.call_soon_threadsafe(self._settle_all, items)
-
-    def _settle_all(self, items: list[tuple[asyncio.Future[None], KafkaError | None]]) -> None:
-        self._unacked -= len(items)
-        for done, err in items:
-            if done.done():
-                continue
-            if err is None:
-                done.set_result(None)
-            else:
-                done.set_exception(PublishError(f"kafka did not acknowledge: {err.str()}"))
-
     def queue_depth(self) -> int:
-        """Messages handed to the producer whose delivery report has not reached the loop yet."""
+        """Messages handed to the producer whose delivery report has not come yet."""
         # len(producer) would also count librdkafka's log and error events.
         return self._unacked
 
@@ -210,10 +206,10 @@ class Publisher:
         return await asyncio.to_thread(probe)
 
     def close(self, timeout: float = 10.0) -> None:
-        """Deliver what is queued (bounded by `timeout`), then stop the poll thread."""
+        """Stop polling, then deliver what is queued (bounded by `timeout`)."""
+        if self._poller is not None:
+            with contextlib.suppress(RuntimeError):  # its loop may be closed already
+                self._poller.cancel()
         remaining = self._producer.flush(timeout)
-        self._hand_over()
         if remaining:
             log.warning("producer closed with %d undelivered messages", remaining)
-        self._stopping.set()
-        self._poller.join(timeout=5)

@@ -32,7 +32,7 @@ _PLATE_SEPARATORS = re.compile(r"[ \-]")
 # Cyrillic A (U+0410) or Greek Omicron (U+039F) through: a plate that looks right to a warden
 # but never matches the Latin one.
 PLATE_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZÅÄÖÆØÜ"
-_PLATE_CHARS = frozenset(PLATE_LETTERS + PLATE_LETTERS.lower() + "0123456789")
+_PLATE_ALPHABET = re.compile(f"[{PLATE_LETTERS}{PLATE_LETTERS.lower()}0-9]*")
 MAX_PLATE_INPUT = 64
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
@@ -116,8 +116,10 @@ def _plate(value: Any) -> str:
     # NFC first, so a decomposed "A" + combining ring is the same plate as a precomposed "Å".
     # The alphabet is checked before upper-casing: dotless i (U+0131) upper-cases to "I" and
     # sharp s to "SS".
-    compact = _PLATE_SEPARATORS.sub("", unicodedata.normalize("NFC", value))
-    if not all(ch in _PLATE_CHARS for ch in compact):
+    if not value.isascii():
+        value = unicodedata.normalize("NFC", value)
+    compact = _PLATE_SEPARATORS.sub("", value)
+    if not _PLATE_ALPHABET.fullmatch(compact):
         raise ValueError("may hold only the letters A-Z and ÅÄÖÆØÜ, digits, spaces and hyphens")
     if not 1 <= len(compact) <= MAX_PLATE:
         raise ValueError(f"must have 1 to {MAX_PLATE} letters or digits")
