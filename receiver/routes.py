@@ -29,7 +29,8 @@ _TITLES = {400: "Bad Request", 413: "Content Too Large"}
 
 async def post_ticket(request: Request) -> Response:
     """POST /api/v1/actions/tickets: authenticate, validate, publish, and answer `[]` once acked."""
-    ctx: Context = request.state.ctx
+    # The lifespan state itself: request.state would wrap a copy of it on every request.
+    ctx: Context = request.scope["state"]["ctx"]
     labels = {"tenant": "", "source": "", "event_type": ""}
     in_flight = ctx.metrics.in_flight
     in_flight.count += 1

@@ -166,7 +166,9 @@ def _currency(value: Any) -> str:
 
 def format_utc(value: datetime) -> str:
     """UTC timestamp with a Z suffix; microseconds kept only when present."""
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    if value.tzinfo is not UTC:  # validated timestamps are UTC already: skip the conversion
+        value = value.astimezone(UTC)
+    return value.isoformat()[:-6] + "Z"
 
 
 def _accepts(schema: dict[str, Any]) -> WithJsonSchema:
