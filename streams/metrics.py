@@ -37,6 +37,13 @@ class WorkerMetrics:
         """Update the gauges read from faust: lag per partition and the table's size."""
         from faust.types import TP
 
+        with contextlib.suppress(Exception):
+            assigned = {tp.partition for tp in app.consumer.assignment() if tp.topic == topic}
+            # A revoked partition is another worker's now: stop reporting a stale lag for it.
+            for partition in set(self.last_offsets) - assigned:
+                del self.last_offsets[partition]
+                with contextlib.suppress(KeyError):
+                    self.consumer_lag.remove(str(partition))
         for partition, offset in list(self.last_offsets.items()):
             with contextlib.suppress(Exception):  # the partition may have just been revoked
                 highwater = app.consumer.highwater(TP(topic, partition))
