@@ -36,7 +36,16 @@ def free_port() -> int:
         return port
 
 
-def _cluster_id() -> str:
+def cluster_id(data_dir: Path) -> str:
+    """The id the storage in `data_dir` was formatted with, or a new one for empty storage.
+
+    A restart on kept storage must format with the same id, or the storage tool refuses it.
+    """
+    meta = data_dir / "logs" / "meta.properties"
+    if meta.exists():
+        for line in meta.read_text().splitlines():
+            if line.startswith("cluster.id="):
+                return line.split("=", 1)[1].strip()
     return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
 
 
@@ -107,7 +116,7 @@ class LocalKafka:
         fmt = subprocess.run(
             [java, "-cp", classpath, f"-Dlog4j2.configurationFile={_LOG4J}",
              "kafka.tools.StorageTool", "format", "--ignore-formatted", "--standalone",
-             "-t", _cluster_id(), "-c", str(props)],
+             "-t", cluster_id(self.data_dir), "-c", str(props)],
             capture_output=True, text=True, check=False, timeout=120,
         )  # fmt: skip
         if fmt.returncode != 0:
