@@ -20,6 +20,7 @@ from receiver.problems import WWW_AUTHENTICATE, field_errors, problem
 from receiver.publisher import PublishError
 from schemas.envelope import encode_envelope, new_event_id, ticket_key
 from schemas.events import parse_event
+from ticketstream.logs import fields
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ async def _handle(request: Request, ctx: Context, labels: dict[str, str]) -> Res
     except AuthError as exc:
         # The reason and credential id are safe to log; the header never is.
         log.info(
-            "unauthenticated request reason=%s credential=%s", exc.reason, exc.credential_id or "-"
+            "unauthenticated request: %s", exc.reason, extra=fields(credential=exc.credential_id)
         )
         return problem(
             401, "unauthorized", "Unauthorized", "valid Bearer or Basic credentials are required",
@@ -110,8 +111,8 @@ async def _handle(request: Request, ctx: Context, labels: dict[str, str]) -> Res
         )
     except PublishError as exc:
         log.warning(
-            "publish failed tenant=%s source=%s ticketId=%r eventId=%s reason=%s",
-            tenant, source, event.ticketId, event_id, exc,
+            "publish failed: %s", exc,
+            extra=fields(tenant=tenant, source=source, ticketId=event.ticketId, eventId=event_id),
         )  # fmt: skip
         return problem(
             503, "kafka-unavailable", "Service Unavailable",
