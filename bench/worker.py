@@ -131,7 +131,8 @@ def _changelog_read_seconds(bootstrap: str, topic: str, partitions: int) -> tupl
     return elapsed, count
 
 
-_STAMP = re.compile(r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3})\]")
+# faust's format starts "[2026-12-04 21:30:35,126]", ticketstream's text format drops the [ ].
+_STAMP = re.compile(r"^\[?(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3})\]?")
 
 
 def _recovery_seconds(log_file: Path, started: float, timeout: float) -> tuple[float, float]:
@@ -197,6 +198,7 @@ def main() -> None:
         finally:
             worker.stop(grace=30)
         rate_a = len(envelopes) / span_a
+        _say(f"(a) worker: {rate_a:.0f} events/s")
 
         sink = f"passthrough-{uuid.uuid4().hex[:6]}"
         from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
@@ -210,6 +212,7 @@ def main() -> None:
         )
         span_b, _ = _output_span(broker.bootstrap_servers, sink, len(envelopes), 600)
         rate_b = len(envelopes) / span_b
+        _say(f"(b) aiokafka passthrough: {rate_b:.0f} events/s")
 
         faust_sink = f"faust-passthrough-{uuid.uuid4().hex[:6]}"
         admin.create_topics(
@@ -230,6 +233,7 @@ def main() -> None:
             bare.terminate()
             bare.wait(30)
         rate_c = len(envelopes) / span_c
+        _say(f"(c) bare faust passthrough: {rate_c:.0f} events/s")
 
         fresh = settings.model_copy(update={"worker_data_dir": workdir / "store-2"})
         started = time.time()
