@@ -22,12 +22,10 @@ The machine has 2 cores: wrk, uvicorn, the Kafka JVM and librdkafka's threads sh
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -43,7 +41,7 @@ from deploy.localkafka import LocalKafka, free_port
 from receiver.credentials import add_bearer_client
 from tests.integration.kafka import settings_env
 from tests.seeds import seed_body
-from ticketstream.processes import ManagedProcess
+from ticketstream.processes import ManagedProcess, stop_process_group
 from ticketstream.settings import Settings
 from ticketstream.topics import create_topics
 
@@ -196,18 +194,6 @@ def serve_bare(port: int) -> None:
 
     app = Starlette(routes=[Route(PATH, bare, methods=["POST"])])
     uvicorn.run(app, host="127.0.0.1", port=port, **uvicorn_options())
-
-
-def stop_process_group(process: subprocess.Popen[bytes], grace: float = 15) -> None:
-    """SIGTERM the process group, SIGKILL after `grace` seconds."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=grace)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -427,7 +413,7 @@ def main(argv: list[str] | None = None) -> int:
         for child in children:
             child.stop(grace=15)
         if bare is not None:
-            stop_process_group(bare)
+            stop_process_group(bare, grace=15)
         broker.stop()
         shutil.rmtree(workdir, ignore_errors=True)
 

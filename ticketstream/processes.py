@@ -12,6 +12,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 
+def stop_process_group(process: subprocess.Popen[bytes], grace: float) -> int:
+    """SIGTERM the child's process group, SIGKILL it after `grace` seconds; the exit code."""
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+    return process.returncode
+
+
 @dataclass
 class ManagedProcess:
     """One `ticketstream <command>` child in its own process group, logging to a file."""
@@ -56,14 +70,7 @@ class ManagedProcess:
         """SIGTERM, wait up to `grace` seconds, then SIGKILL; returns the exit code."""
         if self._popen is None:
             return None
-        if self._popen.poll() is None:
-            self._signal(signal.SIGTERM)
-            try:
-                self._popen.wait(timeout=grace)
-            except subprocess.TimeoutExpired:
-                self._signal(signal.SIGKILL)
-                self._popen.wait(timeout=10)
-        return self._popen.returncode
+        return stop_process_group(self._popen, grace)
 
     def _signal(self, sig: signal.Signals) -> None:
         if self._popen is not None:

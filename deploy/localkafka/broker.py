@@ -6,7 +6,6 @@ import base64
 import contextlib
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -20,6 +19,7 @@ from types import TracebackType
 from confluent_kafka.admin import AdminClient
 
 from deploy.localkafka.jars import DEFAULT_KAFKA_VERSION, kafka_jars
+from ticketstream.processes import stop_process_group
 
 _LOG4J = Path(__file__).with_name("log4j2.properties")
 
@@ -173,15 +173,8 @@ class LocalKafka:
     def stop(self, grace: float = 20.0) -> None:
         """SIGTERM, then SIGKILL after `grace` seconds; the JVM never outlives this call."""
         process, self._process = self._process, None
-        if process is not None and process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=grace)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=10)
+        if process is not None:
+            stop_process_group(process, grace)
 
     def cleanup(self) -> None:
         """Stop, and delete the data folder if this object created it."""

@@ -22,10 +22,10 @@ from typing import Any
 
 import pytest
 import yaml
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
 from receiver.app import create_app
 from receiver.credentials import load_credentials, token_digest
+from tests.exact_settings import ExactSettings
 from ticketstream.cli import parser
 from ticketstream.settings import Settings
 
@@ -34,21 +34,6 @@ COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES: dict[str, Any] = COMPOSE["services"]
 APP_SERVICES = {"topics": ["topics", "create"], "worker": ["worker"], "receiver": ["receiver"]}
 DEV_CREDENTIALS = ROOT / "deploy" / "compose" / "credentials.toml"
-
-
-class _Exactly(Settings):
-    """Settings from the given values only: the test's own environment must not leak in."""
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings,)
 
 
 def settings_from(env: Mapping[str, str]) -> Settings:
@@ -60,7 +45,7 @@ def settings_from(env: Mapping[str, str]) -> Settings:
         field = name.removeprefix("TICKETSTREAM_").lower()
         assert field in Settings.model_fields, f"{name} is not a setting (ticketstream/settings.py)"
         values[field] = value
-    return _Exactly.model_validate(values)
+    return ExactSettings.model_validate(values)
 
 
 # --- Dockerfile --------------------------------------------------------------------------------

@@ -20,10 +20,10 @@ from typing import Any
 import kubernetes_validate  # type: ignore[import-untyped]
 import pytest
 import yaml
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
 from receiver.app import create_app
 from receiver.credentials import parse_credentials
+from tests.exact_settings import ExactSettings
 from ticketstream.cli import parser
 from ticketstream.settings import Settings
 from ticketstream.topics import topic_specs
@@ -207,21 +207,6 @@ def container(workload: Obj) -> Obj:
     return only
 
 
-class _Exactly(Settings):
-    """Settings from the given values only: the test's own environment must not leak in."""
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings,)
-
-
 def container_env(objects: list[Obj], workload: Obj) -> dict[str, str]:
     """What the container's process sees: envFrom ConfigMaps, then env (literal values only)."""
     spec = container(workload)
@@ -243,7 +228,7 @@ def settings_of(objects: list[Obj], workload: Obj) -> Settings:
         field = name.removeprefix("TICKETSTREAM_").lower()
         assert field in Settings.model_fields, f"{name} is not a setting (ticketstream/settings.py)"
         values[field] = value
-    return _Exactly.model_validate(values)
+    return ExactSettings.model_validate(values)
 
 
 def receiver(objects: list[Obj]) -> Obj:
