@@ -59,7 +59,9 @@ async def handle(
             raise ValueError(f"message key {key!r} does not match the envelope's {envelope.key!r}")
     except (ValidationError, ValueError) as exc:
         log.warning("undecodable event: %s", exc, extra=fields(key=key, reason=INVALID_EVENT))
-        rejection = Rejection(reason=INVALID_EVENT, detail=str(exc)[:2000], event=_as_json(value))
+        rejection = Rejection(
+            reason=INVALID_EVENT, detail=str(exc)[:2000], event=rejected_value(value)
+        )
         await output.send(rejected, key, rejection.model_dump_json().encode())
         metrics.events.labels(event_type="", outcome="rejected").inc()
         metrics.rejections.labels(reason=INVALID_EVENT).inc()
@@ -147,10 +149,13 @@ def _outcome(outputs: list[Emit | Reject]) -> str:
     return "rejected" if outputs else "unchanged"
 
 
-def _as_json(value: bytes | None) -> Any:
+def rejected_value(value: bytes | None) -> dict[str, Any] | list[Any] | str | None:
+    """An undecodable message as a rejection carries it: its JSON object or array, else text."""
     if value is None:
         return None
     try:
-        return orjson.loads(value)
+        decoded = orjson.loads(value)
     except orjson.JSONDecodeError:
         return value.decode(errors="replace")
+    # A bare number, boolean or null would not fit the rejection record: keep the text.
+    return decoded if isinstance(decoded, dict | list | str) else value.decode(errors="replace")
