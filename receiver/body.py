@@ -55,7 +55,7 @@ async def read_limited(request: Request, limit: int) -> bytes:
     """The body, refusing more than `limit` bytes whether or not Content-Length tells the truth."""
     declared = request.headers.get("content-length")
     too_large = BodyError(413, "body-too-large", f"the body must be at most {limit} bytes")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise too_large
     if declared is not None and declared.isdigit() and "transfer-encoding" not in request.headers:
         # The server frames the body by Content-Length: no more than declared can arrive.
