@@ -34,7 +34,7 @@ from confluent_kafka import Consumer, TopicPartition
 from deploy.localkafka import LocalKafka, free_port
 from schemas.envelope import envelope_bytes
 from streams.state import Emit, TicketState, apply
-from tests.integration.kafka import settings_env
+from tests.integration.kafka import fresh_consumer, settings_env
 from tests.integration.workload import interleave, produce, workload
 from ticketstream.processes import ManagedProcess
 from ticketstream.settings import Settings
@@ -47,15 +47,7 @@ def _say(message: str) -> None:
 
 def _output_span(bootstrap: str, topic: str, count: int, timeout: float) -> tuple[float, int]:
     """Wait until `count` messages are on `topic`; return (seconds between first and last, n)."""
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"bench-{uuid.uuid4()}",
-            "auto.offset.reset": "earliest",
-            "enable.auto.commit": False,
-        }
-    )
-    consumer.subscribe([topic])
+    consumer = fresh_consumer(bootstrap, topic)
     first = last = None
     seen = 0
     deadline = time.monotonic() + timeout

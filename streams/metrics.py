@@ -16,8 +16,6 @@ WORKER_METRICS = (
     "ticketstream_worker_consumer_lag",
     "ticketstream_worker_table_keys",
 )
-# How each event ended: made a new version, changed nothing, was rejected, or was a redelivery.
-OUTCOMES = ("applied", "unchanged", "rejected", "duplicate")
 
 
 @dataclass
@@ -78,7 +76,8 @@ def worker_metrics() -> WorkerMetrics:
         registry=registry,
         events=Counter(
             "ticketstream_worker_events",
-            "Events read from tickets.events, by eventType and outcome.",
+            "Events read from tickets.events, by eventType and outcome"
+            " (applied, unchanged, rejected, duplicate).",
             ["event_type", "outcome"],
             registry=registry,
         ),

@@ -15,9 +15,8 @@ from datetime import UTC, datetime
 
 from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
 from pydantic import ValidationError
-from uuid6 import uuid7
 
-from schemas.envelope import Envelope, envelope_bytes
+from schemas.envelope import Envelope, envelope_bytes, new_event_id
 from schemas.records import Rejection
 from ticketstream.settings import Settings
 
@@ -68,7 +67,7 @@ def candidate(key: str, value: bytes, rejected_at: datetime) -> Candidate:
 
 def replay_envelope(original: Envelope) -> Envelope:
     """The envelope to publish again: the same event under a new eventId."""
-    return original.model_copy(update={"eventId": str(uuid7())})
+    return original.model_copy(update={"eventId": new_event_id()})
 
 
 def select(candidates: Iterable[Candidate], selection: Selection) -> list[Candidate]:
@@ -80,7 +79,7 @@ def read_rejected(settings: Settings, timeout: float = 120.0) -> Iterator[Candid
     """Every message on the rejected topic up to its end when called (commits nothing)."""
     consumer = Consumer(
         {
-            **settings.admin_config(),
+            **settings.client_config(),
             "group.id": f"ticketstream-replay-{uuid.uuid4()}",
             "enable.auto.commit": False,
         }

@@ -99,8 +99,8 @@ class Settings(BaseSettings):
         timeout = self.produce_timeout_seconds
         return max(timeout - 1.0, timeout / 2)
 
-    def admin_config(self) -> dict[str, Any]:
-        """librdkafka settings for admin and test clients."""
+    def client_config(self) -> dict[str, Any]:
+        """librdkafka settings every other client starts from (admin, tools, consumers)."""
         return {"bootstrap.servers": self.kafka_bootstrap_servers}
 
     def changelog_topic(self) -> str:

@@ -13,7 +13,7 @@ def tail(settings: Settings, topic: str, *, from_beginning: bool = False) -> int
     """Print `key<TAB>value` per message until Ctrl-C; commits nothing."""
     consumer = Consumer(
         {
-            **settings.admin_config(),
+            **settings.client_config(),
             "group.id": f"ticketstream-tail-{uuid.uuid4()}",
             "auto.offset.reset": "earliest" if from_beginning else "latest",
             "enable.auto.commit": False,

@@ -39,7 +39,7 @@ class TopicMismatch(RuntimeError):
 
 def create_topics(settings: Settings, timeout: float = 30.0) -> list[str]:
     """Create missing topics; return the names created. Existing ones are checked, not changed."""
-    admin = AdminClient(settings.admin_config())
+    admin = AdminClient(settings.client_config())
     specs = topic_specs(settings)
     futures = admin.create_topics(
         [

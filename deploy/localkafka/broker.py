@@ -165,11 +165,6 @@ class LocalKafka:
             return f"(no broker log: {exc})"
         return "\n".join(text.splitlines()[-lines:])
 
-    @property
-    def running(self) -> bool:
-        """True while the JVM is alive."""
-        return self._process is not None and self._process.poll() is None
-
     def stop(self, grace: float = 20.0) -> None:
         """SIGTERM, then SIGKILL after `grace` seconds; the JVM never outlives this call."""
         process, self._process = self._process, None

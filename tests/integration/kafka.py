@@ -79,10 +79,8 @@ def settings_env(settings: Settings) -> dict[str, str]:
     }
 
 
-def read_topic(
-    bootstrap: str, topic: str, count: int, timeout: float = 60.0, settle: float = 0.0
-) -> list[Message]:
-    """Read at least `count` messages from the start of `topic`, then `settle` seconds more."""
+def fresh_consumer(bootstrap: str, topic: str) -> Consumer:
+    """A consumer of `topic` from its beginning, in a group of its own, committing nothing."""
     consumer = Consumer(
         {
             "bootstrap.servers": bootstrap,
@@ -92,6 +90,14 @@ def read_topic(
         }
     )
     consumer.subscribe([topic])
+    return consumer
+
+
+def read_topic(
+    bootstrap: str, topic: str, count: int, timeout: float = 60.0, settle: float = 0.0
+) -> list[Message]:
+    """Read at least `count` messages from the start of `topic`, then `settle` seconds more."""
+    consumer = fresh_consumer(bootstrap, topic)
     messages: list[Message] = []
     deadline = time.monotonic() + timeout
     try:

@@ -10,12 +10,13 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Producer
 
 from schemas.envelope import Envelope, envelope_bytes
 from schemas.events import parse_event
 from schemas.records import TicketRecord
 from streams.state import TicketState, apply, current_record, state_from_bytes
+from tests.integration.kafka import fresh_consumer
 from ticketstream.settings import Settings
 
 _LETTERS = "ABCDEFGHJKLMNPRSTUWXYZ"
@@ -178,15 +179,7 @@ class TopicView:
         self.topic = topic
         self.last: dict[bytes, bytes] = {}
         self.count = 0
-        self._consumer = Consumer(
-            {
-                "bootstrap.servers": bootstrap,
-                "group.id": f"view-{uuid.uuid4()}",
-                "auto.offset.reset": "earliest",
-                "enable.auto.commit": False,
-            }
-        )
-        self._consumer.subscribe([topic])
+        self._consumer = fresh_consumer(bootstrap, topic)
 
     def poll(self, seconds: float) -> None:
         """Read what arrives within `seconds`."""
